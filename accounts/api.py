@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from django.contrib.auth import authenticate
+from django.utils.translation import gettext as _
+from ninja import Router
+
+from accounts.audit import security_event_record
+from accounts.models import SecurityEvent
+from accounts.permissions import BranchTokenAuth
+from accounts.schemas import MeOut, RefreshIn, TokenIn, TokenOut
+from accounts.tokens import IssuedTokens, tokens_issue, tokens_refresh, tokens_revoke_family
+from core.errors import DomainError
+
+router = Router(tags=["auth"])
+
+
+def _unauthorised(message: str) -> DomainError:
+    return DomainError(message, kind="unauthorised", code="unauthorised")
+
+
+def _token_out(issued: IssuedTokens) -> TokenOut:
+    return TokenOut(access=issued.access, refresh=issued.refresh, expires_in=issued.expires_in, role=issued.user.role)
+
+
+@router.post("/token/", response={200: TokenOut}, auth=None, summary="Sign in and get API tokens")
+def token_obtain(request, payload: TokenIn):
+    # request= lets django-axes count failures for this (username, address) pair.
+    user = authenticate(request=request, username=payload.username, password=payload.password)
+    if user is None:
+        if not getattr(request, "axes_locked_out", False):
+            security_event_record(
+                kind=SecurityEvent.Kind.LOGIN_FAILED, request=request, username=payload.username, via="api"
+            )
+        raise _unauthorised(_("Wrong username or password."))
+    security_event_record(kind=SecurityEvent.Kind.LOGIN, request=request, user=user, via="api")
+    return _token_out(tokens_issue(user=user))
+
+
+@router.post("/refresh/", response={200: TokenOut}, auth=None, summary="Swap a refresh token for new tokens")
+def token_refresh(request, payload: RefreshIn):
+    issued = tokens_refresh(refresh=payload.refresh)
+    if issued is None:
+        raise _unauthorised(_("The refresh token is not valid; sign in again."))
+    return _token_out(issued)
+
+
+@router.post("/logout/", response={204: None}, auth=BranchTokenAuth(), summary="Revoke this sign-in's tokens")
+def token_logout(request):
+    tokens_revoke_family(token=request.api_token)
+    security_event_record(kind=SecurityEvent.Kind.LOGOUT, request=request, user=request.user, via="api")
+    return 204, None
+
+
+@router.get("/me/", response=MeOut, auth=BranchTokenAuth(), summary="The signed-in user")
+def me(request):
+    return request.user

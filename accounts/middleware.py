@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import redirect
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+# Requests that the page makes by itself (status polling) send this header; they neither keep
+# a session alive nor count as the user doing something.
+BACKGROUND_HEADER = "X-Background"
+_ACTIVITY_KEY = "last_activity"
+# Writing the session on every click costs a query; a few seconds of slack costs nothing.
+_ACTIVITY_RESOLUTION = 5
+
+
+class IdleTimeoutMiddleware:
+    """Ends a dashboard session after SESSION_IDLE_MINUTES without anything the user did."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or not hasattr(request, "session"):
+            return self.get_response(request)
+        now = time.time()
+        idle_limit = settings.SESSION_IDLE_MINUTES * 60
+        last = request.session.get(_ACTIVITY_KEY, now)
+        if now - last > idle_limit:
+            logout(request)
+            message = _("You were signed out after %(minutes)d minutes without activity.") % {
+                "minutes": settings.SESSION_IDLE_MINUTES
+            }
+            if (
+                request.path.startswith("/api/")
+                or request.headers.get(BACKGROUND_HEADER)
+                or request.headers.get("HX-Request")
+            ):
+                response = JsonResponse({"detail": message}, status=401)
+                response["HX-Redirect"] = settings.LOGIN_URL
+                return response
+            messages.info(request, message)
+            return redirect(f"{settings.LOGIN_URL}?next={request.path}")
+        if (
+            not request.headers.get(BACKGROUND_HEADER) and now - last >= _ACTIVITY_RESOLUTION
+        ) or _ACTIVITY_KEY not in request.session:
+            request.session[_ACTIVITY_KEY] = now
+        request.idle_expires_at = request.session[_ACTIVITY_KEY] + idle_limit
+        return self.get_response(request)
+
+
+class UserLanguageMiddleware:
+    """The user's preferred language, else the branch's first language."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        language = (
+            (user.preferred_language if user is not None and user.is_authenticated else "")
+            or request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+            or getattr(connection.tenant, "default_language", "")
+            or settings.LANGUAGE_CODE
+        )
+        if language not in dict(settings.LANGUAGES):
+            language = settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+        response = self.get_response(request)
+        response.setdefault("Content-Language", language)
+        return response

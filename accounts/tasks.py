@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import connection
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from accounts.links import set_password_link
+from accounts.models import User
+from accounts.tokens import tokens_purge_expired
+from workers.celery import app
+
+logger = logging.getLogger(__name__)
+
+
+def _language_for(user: User) -> str:
+    return user.preferred_language or getattr(connection.tenant, "default_language", settings.LANGUAGE_CODE)
+
+
+def _send_link_mail(user_id: int, template: str) -> None:
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None or not user.email:
+        logger.info("no active user %s to e-mail; nothing sent", user_id)
+        return
+    with translation.override(_language_for(user)):
+        context = {"user": user, "link": set_password_link(user), "branch": connection.tenant.name}
+        subject = render_to_string(f"email/{template}_subject.txt", context).strip()
+        body = render_to_string(f"email/{template}.txt", context)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
+
+
+@app.task(name="accounts.send_invite")
+def send_invite(user_id: int) -> None:
+    _send_link_mail(user_id, "invite")
+
+
+@app.task(name="accounts.send_password_reset")
+def send_password_reset(user_id: int) -> None:
+    _send_link_mail(user_id, "password_reset")
+
+
+@app.task(name="accounts.purge_expired_tokens")
+def purge_expired_tokens() -> int:
+    return tokens_purge_expired()

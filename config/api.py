@@ -1,0 +1,93 @@
+"""The two NinjaAPI instances and the one place where errors become HTTP answers.
+
+``branch_api`` is served on every branch's host; its OpenAPI document is what the Dart app is
+generated from. ``platform_api`` is served on the public host to platform operators only and
+has its own document.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from accounts.api import router as auth_router
+from core.errors import DomainError
+from tenants.api import router as hospitals_router
+from tenants.permissions import PlatformOperatorAuth
+
+STATUS = {
+    "invalid": 422,
+    "conflict": 409,
+    "not_found": 404,
+    "forbidden": 403,
+    "unauthorised": 401,
+    "locked": 429,
+}
+
+
+def _install_error_handlers(api: NinjaAPI) -> None:
+    @api.exception_handler(DomainError)
+    def domain_error(request, exc: DomainError):
+        status = STATUS[exc.kind]
+        body: dict = {"detail": exc.message, "code": exc.code}
+        if status == 422:
+            # The same shape as ninja's own validation errors, so clients parse one format.
+            body = {
+                "detail": [
+                    {"loc": ["body", exc.field] if exc.field else ["body"], "msg": exc.message, "type": exc.code}
+                ]
+            }
+        elif exc.field:
+            body["field"] = exc.field
+        response = JsonResponse(body, status=status)
+        if exc.retry_after:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @api.exception_handler(ValidationError)
+    def validation_error(request, exc: ValidationError):
+        return JsonResponse({"detail": exc.errors}, status=422)
+
+    @api.exception_handler(AuthenticationError)
+    def unauthenticated(request, exc):
+        return JsonResponse(
+            {"detail": "Authentication credentials were not provided or are not valid."},
+            status=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    @api.exception_handler(PermissionDenied)
+    def forbidden(request, exc):
+        return JsonResponse({"detail": str(exc) or "You may not do this."}, status=403)
+
+    @api.exception_handler(Http404)
+    def not_found(request, exc):
+        return JsonResponse({"detail": "Not found."}, status=404)
+
+    @api.exception_handler(HttpError)
+    def http_error(request, exc: HttpError):
+        return JsonResponse({"detail": str(exc)}, status=exc.status_code)
+
+
+branch_api = NinjaAPI(
+    title="Hospital branch API",
+    version="1",
+    description="The API of one hospital branch, reached at the branch's own host name.",
+    urls_namespace="branch_api",
+    docs_url="/docs",
+)
+_install_error_handlers(branch_api)
+branch_api.add_router("/auth/", auth_router)
+
+platform_api = NinjaAPI(
+    title="Hospital platform API",
+    version="1",
+    description="For platform operators: onboarding and listing branches.",
+    urls_namespace="platform_api",
+    docs_url="/docs",
+    auth=PlatformOperatorAuth(),
+)
+_install_error_handlers(platform_api)
+platform_api.add_router("/platform/hospitals/", hospitals_router)

@@ -1,0 +1,319 @@
+"""Settings, read from the environment in one place (see README: Configuration).
+
+Profiles (``HOSPITAL_ENV``): ``local`` (what ``manage.py up`` uses), ``test`` and
+``production`` (every secret required, ``check --deploy`` clean, demo seed refused).
+"""
+
+from __future__ import annotations
+
+import secrets
+import warnings
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from config import embedded, env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+LOCAL_DIR = embedded.LOCAL
+
+HOSPITAL_ENV = env.get("HOSPITAL_ENV", "local")
+if HOSPITAL_ENV not in {"local", "test", "production"}:
+    raise ImproperlyConfigured(f"HOSPITAL_ENV must be local, test or production, not {HOSPITAL_ENV!r}")
+PRODUCTION = HOSPITAL_ENV == "production"
+DEBUG = env.flag("DEBUG", default=False)
+
+
+def _local_secret_key() -> str:
+    """A key kept under .local/ so that sessions survive a restart of ``up``."""
+    path = LOCAL_DIR / "secret_key"
+    if not path.exists():
+        LOCAL_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = env.require("SECRET_KEY") if PRODUCTION else (env.get("SECRET_KEY") or _local_secret_key())
+
+# --- hosts --------------------------------------------------------------------------------------
+# Every branch is reached at <slug>.<BASE_DOMAIN>; the platform operators at BASE_DOMAIN itself.
+BASE_DOMAIN = env.get("BASE_DOMAIN", "localhost")
+PUBLIC_HOST = env.get("PUBLIC_HOST", BASE_DOMAIN)
+ALLOWED_HOSTS = env.listing("ALLOWED_HOSTS", [BASE_DOMAIN, f".{BASE_DOMAIN}"])
+SITE_SCHEME = env.get("SITE_SCHEME", "https" if PRODUCTION else "http")
+SITE_PORT = env.get("SITE_PORT", "" if PRODUCTION else "8000")
+
+# --- applications -------------------------------------------------------------------------------
+# Kept in both sets, so that permission and content-type ids stay consistent within a schema.
+_BOTH = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "accounts",
+    "guardian",
+    "django.contrib.sessions",
+    "axes",
+]
+SHARED_APPS = [
+    "tenants",  # before django_tenants: its `migrate` also migrates the branch template
+    "django_tenants",
+    *_BOTH,
+    "workers",
+    "django.contrib.admin",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "bootstrap",
+    "ninja",
+]
+TENANT_APPS = [*_BOTH]
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+TENANT_MODEL = "tenants.Hospital"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+PUBLIC_SCHEMA_NAME = "public"
+# The schema new branches are cloned from; kept at the latest migration by `migrate`.
+TENANT_TEMPLATE_SCHEMA = "branch_template"
+PG_EXTRA_SEARCH_PATHS = ["extensions"]
+# django-tenants checks that schema at start-up with a query; Django warns about any query then.
+warnings.filterwarnings("ignore", message="Accessing the database during app initialization", category=RuntimeWarning)
+PUBLIC_SCHEMA_URLCONF = "config.urls_public"
+ROOT_URLCONF = "config.urls_branch"
+SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
+
+MIDDLEWARE = [
+    "config.middleware.RequestIdMiddleware",
+    "config.middleware.HealthMiddleware",
+    "tenants.middleware.BranchMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.IdleTimeoutMiddleware",
+    "accounts.middleware.UserLanguageMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.dashboard",
+            ],
+        },
+    },
+]
+WSGI_APPLICATION = "config.wsgi.application"
+
+# --- database -----------------------------------------------------------------------------------
+DATABASE_URL = env.get("DATABASE_URL") or embedded.postgres_url()
+DATABASES = {
+    "default": {
+        **dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True),
+        "ENGINE": "django_tenants.postgresql_backend",
+    }
+}
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- redis, cache, celery -----------------------------------------------------------------------
+REDIS_URL = env.get("REDIS_URL") or embedded.redis_url()
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        # Keys carry the branch's schema, so no branch reads another's cache.
+        "KEY_FUNCTION": "django_tenants.cache.make_key",
+        "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+        "OPTIONS": {
+            "SOCKET_CONNECT_TIMEOUT": 2,
+            "SOCKET_TIMEOUT": 2,
+            # The cache is an optimisation: writes keep working while Redis is down.
+            "IGNORE_EXCEPTIONS": True,
+        },
+    }
+}
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_timeout": 3,
+    "socket_connect_timeout": 3,
+}
+CELERY_WORKER_MAX_TASKS_PER_CHILD = 500
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = 300_000  # KiB
+CELERY_BEAT_SCHEDULE_FILENAME = str(LOCAL_DIR / "celerybeat-schedule")
+# Seconds over which a periodic job is spread across branches.
+BRANCH_FAN_OUT_SPREAD = env.integer("BRANCH_FAN_OUT_SPREAD", 60)
+OUTBOX_RELAY_INTERVAL = 1.0
+
+# --- accounts, sessions, lockout ----------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+    "guardian.backends.ObjectPermissionBackend",
+]
+ANONYMOUS_USER_NAME = None
+GUARDIAN_RAISE_403 = False
+
+
+def password_hashers(profile: str) -> list[str]:
+    # Tests hash thousands of passwords; everywhere else Argon2 it is.
+    fast = ["django.contrib.auth.hashers.MD5PasswordHasher"] if profile == "test" else []
+    return [
+        *fast,
+        "django.contrib.auth.hashers.Argon2PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
+
+
+PASSWORD_HASHERS = password_hashers(HOSPITAL_ENV)
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 24 * 3
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_NAME = "hospital_session"
+# Idle sessions end after this many minutes without something the user did.
+SESSION_IDLE_MINUTES = env.integer("SESSION_IDLE_MINUTES", 15)
+SESSION_COOKIE_AGE = 60 * 60 * 12
+
+AXES_FAILURE_LIMIT = env.integer("LOCKOUT_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.integer("LOCKOUT_MINUTES", 15))
+# A hospital's desks share one address: lock the (username, address) pair, never the address.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_VERBOSE = False
+AXES_IPWARE_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+
+API_ACCESS_TOKEN_MINUTES = env.integer("API_ACCESS_TOKEN_MINUTES", 15)
+API_REFRESH_TOKEN_DAYS = env.integer("API_REFRESH_TOKEN_DAYS", 30)
+INVITE_LINK_DAYS = 3
+
+# --- languages ----------------------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [
+    ("en", _("English")),
+    ("ar", _("Arabic")),
+    ("hi", _("Hindi")),
+    ("fr", _("French")),
+    ("es", _("Spanish")),
+]
+LANGUAGES_BIDI = ["ar", "he", "fa", "ur"]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = "UTC"
+
+# --- static and media ---------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env.get("STATIC_ROOT", str(LOCAL_DIR / "static")))
+# Locally, static files are served straight from the packages; production runs collectstatic.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+MEDIA_ROOT = Path(env.get("MEDIA_ROOT", str(LOCAL_DIR / "media")))
+MEDIA_URL = "/media/"  # never served publicly; private files go through permission-checking views
+STORAGES = {
+    # One folder per branch's schema: no file crosses branches.
+    "default": {"BACKEND": "django_tenants.files.storage.TenantFileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
+
+# --- e-mail ------------------------------------------------------------------------------------
+DEFAULT_FROM_EMAIL = env.get("DEFAULT_FROM_EMAIL", "hospital@localhost")
+EMAIL_HOST = env.get("EMAIL_HOST")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env.integer("EMAIL_PORT", 587)
+    EMAIL_HOST_USER = env.get("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = env.get("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env.flag("EMAIL_USE_TLS", default=True)
+    EMAIL_TIMEOUT = 20
+elif PRODUCTION:
+    raise ImproperlyConfigured("EMAIL_HOST must be set in production")
+else:
+    # Locally, e-mails land as files under .local/mail so their links can be followed.
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = env.get("EMAIL_FILE_PATH", str(LOCAL_DIR / "mail"))
+
+# --- security ----------------------------------------------------------------------------------
+CSRF_COOKIE_HTTPONLY = False  # htmx reads it to send X-CSRFToken
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.flag("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    CSRF_TRUSTED_ORIGINS = [f"https://*.{BASE_DOMAIN}", f"https://{BASE_DOMAIN}"]
+else:
+    CSRF_TRUSTED_ORIGINS = [f"http://*.{BASE_DOMAIN}:{SITE_PORT}", f"http://{BASE_DOMAIN}:{SITE_PORT}"]
+
+# --- logging -----------------------------------------------------------------------------------
+LOG_LEVEL = env.get("LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"context": {"()": "config.logging.ContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(branch)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {"format": "%(asctime)s %(levelname)s [%(branch)s %(request_id)s] %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["context"],
+            "formatter": "json" if PRODUCTION or env.flag("LOG_JSON") else "text",
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+    },
+}

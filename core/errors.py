@@ -1,0 +1,45 @@
+"""The one exception type for broken rules, raised by services and mapped to HTTP once.
+
+``config/api.py`` maps a kind to a status for the API; dashboard views show the message next
+to the field it names.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Kind = Literal["invalid", "conflict", "not_found", "forbidden", "unauthorised", "locked"]
+
+
+class DomainError(Exception):
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: Kind = "invalid",
+        code: str = "invalid",
+        field: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = str(message)
+        self.kind = kind
+        self.code = code
+        self.field = field
+        self.retry_after = retry_after
+
+    @classmethod
+    def invalid(cls, field: str, message: str, code: str = "invalid") -> DomainError:
+        return cls(message, kind="invalid", code=code, field=field)
+
+    @classmethod
+    def conflict(cls, message: str, code: str = "conflict", field: str | None = None) -> DomainError:
+        return cls(message, kind="conflict", code=code, field=field)
+
+    @classmethod
+    def not_found(cls, message: str = "Not found.") -> DomainError:
+        return cls(message, kind="not_found", code="not_found")
+
+    @classmethod
+    def forbidden(cls, message: str) -> DomainError:
+        return cls(message, kind="forbidden", code="forbidden")

@@ -1,0 +1,81 @@
+from django import forms
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+
+from core.errors import DomainError
+from tenants.models import Domain, Hospital, HospitalGroup
+from tenants.services import hospital_onboard
+
+
+@admin.register(HospitalGroup)
+class HospitalGroupAdmin(admin.ModelAdmin):
+    search_fields = ["name"]
+
+
+class DomainInline(admin.TabularInline):
+    model = Domain
+    extra = 0
+
+
+class HospitalOnboardForm(forms.ModelForm):
+    admin_email = forms.EmailField(label=_("First hospital admin's e-mail"))
+
+    class Meta:
+        model = Hospital
+        fields = [
+            "group",
+            "name",
+            "slug",
+            "country",
+            "time_zone",
+            "languages",
+            "mrn_prefix",
+            "address",
+            "contact_phone",
+            "contact_email",
+        ]
+
+
+@admin.register(Hospital)
+class HospitalAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "group", "country", "ready", "created_at"]
+    list_filter = ["ready", "group"]
+    search_fields = ["name", "slug"]
+    inlines = [DomainInline]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = HospitalOnboardForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["slug", "schema_name", "ready"] if obj else []
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        # A new branch goes through the same onboarding as the command and the API.
+        data = form.cleaned_data
+        try:
+            onboarded = hospital_onboard(
+                group_name=data["group"].name,
+                name=data["name"],
+                slug=data["slug"],
+                country=data["country"],
+                time_zone=data["time_zone"],
+                admin_email=data["admin_email"],
+                languages=data["languages"],
+                mrn_prefix=data["mrn_prefix"],
+                address=data["address"],
+                contact_phone=data["contact_phone"],
+                contact_email=data["contact_email"],
+            )
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from exc
+        obj.pk = onboarded.hospital.pk
+        messages.info(
+            request, _("Branch ready. The admin's set-password link: %(link)s") % {"link": onboarded.set_password_link}
+        )

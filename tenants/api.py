@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from ninja import Router
+
+from tenants.schemas import HospitalIn, HospitalOut, OnboardedOut
+from tenants.selectors import hospital_list, hospital_out
+from tenants.services import hospital_onboard
+
+router = Router(tags=["platform"])
+
+
+@router.post("/", response={201: OnboardedOut}, summary="Onboard a branch")
+def hospital_create(request, payload: HospitalIn):
+    onboarded = hospital_onboard(
+        group_name=payload.group,
+        name=payload.name,
+        slug=payload.slug,
+        country=payload.country,
+        time_zone=payload.time_zone,
+        admin_email=payload.admin_email,
+        admin_name=payload.admin_name,
+        languages=payload.languages,
+        mrn_prefix=payload.mrn_prefix,
+        address=payload.address,
+        contact_phone=payload.contact_phone,
+        contact_email=payload.contact_email,
+    )
+    hospital = hospital_list().get(pk=onboarded.hospital.pk)
+    return 201, {**hospital_out(hospital), "admin_set_password_link": onboarded.set_password_link}
+
+
+@router.get("/", response=list[HospitalOut], summary="List branches")
+def hospitals(request):
+    return [hospital_out(hospital) for hospital in hospital_list()]

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django_tenants.models import DomainMixin, TenantMixin
+
+
+class HospitalGroup(models.Model):
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("hospital group")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Hospital(TenantMixin):
+    """A branch: one PostgreSQL schema, reached at its own host name."""
+
+    # Schemas are made by tenants.services.hospital_onboard (clone or migrate, with clean-up).
+    auto_create_schema = False
+    auto_drop_schema = False
+
+    group = models.ForeignKey(HospitalGroup, on_delete=models.PROTECT, related_name="hospitals")
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=40, unique=True)
+    country = models.CharField(_("country"), max_length=2, help_text=_("ISO 3166 code; the default for phone numbers."))
+    time_zone = models.CharField(_("time zone"), max_length=64)
+    languages = ArrayField(models.CharField(max_length=10), default=list, verbose_name=_("languages"))
+    address = models.TextField(_("address"), blank=True)
+    contact_phone = models.CharField(_("contact phone"), max_length=32, blank=True)
+    contact_email = models.EmailField(_("contact e-mail"), blank=True)
+    mrn_prefix = models.CharField(_("MRN prefix"), max_length=8)
+    # A branch answers requests only once onboarding has finished; see services.hospital_onboard.
+    ready = models.BooleanField(_("ready"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("hospital branch")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def default_language(self) -> str:
+        return self.languages[0] if self.languages else "en"
+
+
+class Domain(DomainMixin):
+    class Meta:
+        verbose_name = _("domain")

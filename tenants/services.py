@@ -1,0 +1,193 @@
+"""Onboarding a branch: one service behind the command, the platform API and the admin."""
+
+from __future__ import annotations
+
+import logging
+import re
+import zoneinfo
+from dataclasses import dataclass
+from datetime import timedelta
+
+import phonenumbers
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_tenants.utils import schema_context
+
+from accounts.links import set_password_link
+from accounts.models import Role, User
+from accounts.services import roles_ensure, staff_invite
+from core.errors import DomainError
+from tenants import schemas_db
+from tenants.models import Domain, Hospital, HospitalGroup
+
+logger = logging.getLogger(__name__)
+
+# A slug is a host label and, with '-' as '_', a schema name.
+SLUG_PATTERN = re.compile(r"^[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+RESERVED_SLUGS = {
+    "public",
+    "www",
+    "api",
+    "extensions",
+    "admin",
+    "static",
+    "media",
+    "mail",
+    "information-schema",
+    "pg-catalog",
+    "pg-toast",
+    "branch-template",
+}
+
+
+@dataclass(frozen=True)
+class OnboardedBranch:
+    hospital: Hospital
+    admin: User
+    set_password_link: str
+    schema_method: str
+
+
+def schema_name_for(slug: str) -> str:
+    return slug.replace("-", "_")
+
+
+def _validate(
+    *, name: str, slug: str, country: str, time_zone: str, languages: list[str], admin_email: str, mrn_prefix: str
+) -> None:
+    if not name.strip():
+        raise DomainError.invalid("name", _("Give the branch a name."))
+    if not SLUG_PATTERN.match(slug):
+        raise DomainError.invalid(
+            "slug", _("Use 1 to 40 lower-case letters, digits and hyphens, starting with a letter.")
+        )
+    if slug in RESERVED_SLUGS or slug.startswith("pg-") or schema_name_for(slug) == settings.TENANT_TEMPLATE_SCHEMA:
+        raise DomainError.invalid("slug", _("That name is reserved; choose another."), code="reserved")
+    if country.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise DomainError.invalid("country", _("Unknown country code; use ISO 3166, such as GB or IN."))
+    if time_zone not in zoneinfo.available_timezones():
+        raise DomainError.invalid("time_zone", _("Unknown time zone; use a name such as Europe/London."))
+    known_languages = dict(settings.LANGUAGES)
+    for language in languages:
+        if language not in known_languages:
+            raise DomainError.invalid("languages", _("Unknown language: %(code)s.") % {"code": language})
+    if not re.fullmatch(r"[A-Z0-9]{1,8}", mrn_prefix):
+        raise DomainError.invalid("mrn_prefix", _("Use 1 to 8 capital letters or digits."))
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    try:
+        validate_email(admin_email)
+    except ValidationError as exc:
+        raise DomainError.invalid("admin_email", _("Enter a valid e-mail address.")) from exc
+
+
+def hospital_onboard(
+    *,
+    group_name: str,
+    name: str,
+    slug: str,
+    country: str,
+    time_zone: str,
+    admin_email: str,
+    languages: list[str] | None = None,
+    mrn_prefix: str = "",
+    address: str = "",
+    contact_phone: str = "",
+    contact_email: str = "",
+    admin_name: str = "",
+) -> OnboardedBranch:
+    """Create a branch: its row and domain, its schema, its roles and first admin, then mark it
+    ready. Any failure removes what was made: a branch is either ready or gone."""
+    slug = (slug or "").strip().lower()
+    country = (country or "").strip().upper()
+    languages = languages or ["en"]
+    mrn_prefix = (mrn_prefix or slug.replace("-", "")[:4]).upper()
+    _validate(
+        name=name,
+        slug=slug,
+        country=country,
+        time_zone=time_zone,
+        languages=languages,
+        admin_email=admin_email,
+        mrn_prefix=mrn_prefix,
+    )
+    domain_name = f"{slug}.{settings.BASE_DOMAIN}"
+
+    with schema_context("public"):
+        hospital = _claim(
+            group_name=group_name,
+            name=name,
+            slug=slug,
+            country=country,
+            time_zone=time_zone,
+            languages=languages,
+            mrn_prefix=mrn_prefix,
+            address=address,
+            contact_phone=contact_phone,
+            contact_email=contact_email,
+            domain_name=domain_name,
+        )
+        try:
+            method = schemas_db.branch_schema_create(hospital.schema_name)
+            with schema_context(hospital.schema_name):
+                connection.set_tenant(hospital)
+                with transaction.atomic():
+                    roles_ensure()
+                    admin = staff_invite(
+                        email=admin_email, role=Role.HOSPITAL_ADMIN, full_name=admin_name, invited_by=None
+                    )
+                link = set_password_link(admin)
+            Hospital.objects.filter(pk=hospital.pk).update(ready=True)
+            hospital.ready = True
+        except BaseException:
+            logger.exception("onboarding %s failed; removing what was made", slug)
+            branch_remove(hospital)
+            raise
+    logger.info("branch %s ready (%s)", slug, method)
+    return OnboardedBranch(hospital=hospital, admin=admin, set_password_link=link, schema_method=method)
+
+
+def _claim(*, group_name: str, domain_name: str, **fields) -> Hospital:
+    """Write the branch's row and domain, not ready yet. The unique constraints decide between
+    two onboardings of the same slug at once."""
+    schema = schema_name_for(fields["slug"])
+    try:
+        with transaction.atomic():
+            group, _created = HospitalGroup.objects.get_or_create(name=group_name.strip() or fields["name"])
+            if (
+                Hospital.objects.filter(slug=fields["slug"]).exists()
+                or Hospital.objects.filter(schema_name=schema).exists()
+            ):
+                raise DomainError.conflict(_("That slug is taken."), field="slug")
+            if Domain.objects.filter(domain=domain_name).exists():
+                raise DomainError.conflict(_("That host name is taken."), field="slug")
+            hospital = Hospital.objects.create(group=group, schema_name=schema, ready=False, **fields)
+            Domain.objects.create(domain=domain_name, tenant=hospital, is_primary=True)
+    except IntegrityError as exc:
+        raise DomainError.conflict(_("That slug is taken."), field="slug") from exc
+    return hospital
+
+
+def branch_remove(hospital: Hospital) -> None:
+    """Drop a branch's schema, domain and row (a failed or abandoned onboarding)."""
+    with schema_context("public"):
+        schemas_db.branch_schema_drop(hospital.schema_name)
+        from workers.models import OutboxMessage
+
+        OutboxMessage.objects.filter(schema_name=hospital.schema_name, sent_at__isnull=True).delete()
+        Domain.objects.filter(tenant_id=hospital.pk).delete()
+        Hospital.objects.filter(pk=hospital.pk).delete()
+
+
+def branches_reap(*, older_than: timedelta = timedelta(minutes=10)) -> list[str]:
+    """Remove branches left not ready by a crash. Returns their slugs."""
+    cutoff = timezone.now() - older_than
+    with schema_context("public"):
+        stuck = list(Hospital.objects.filter(ready=False, created_at__lt=cutoff))
+        for hospital in stuck:
+            logger.warning("removing branch %s, left not ready since %s", hospital.slug, hospital.created_at)
+            branch_remove(hospital)
+    return [hospital.slug for hospital in stuck]

@@ -1,0 +1,36 @@
+"""Task base classes.
+
+``BranchTask`` runs in the branch that sent it (the schema travels in the message header,
+stamped by tenant-schemas-celery from the connection at send time) and refuses ``public``:
+a task sent without a branch would otherwise run against the public schema, where users exist
+too. ``PlatformTask`` is for the few tasks that work across branches (the beat fan-out).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import connection
+from tenant_schemas_celery.task import TenantTask
+
+logger = logging.getLogger(__name__)
+
+
+class WrongSchemaError(RuntimeError):
+    pass
+
+
+class BranchTask(TenantTask):
+    abstract = True
+
+    def __call__(self, *args, **kwargs):
+        schema = connection.schema_name
+        if schema == "public":
+            logger.error("refusing to run %s in the public schema", self.name)
+            raise WrongSchemaError(f"{self.name} must run in a branch, not in public")
+        logger.info("running %s", self.name, extra={"branch": schema})
+        return super().__call__(*args, **kwargs)
+
+
+class PlatformTask(TenantTask):
+    abstract = True
