@@ -11,8 +11,6 @@ from accounts.schemas import MeOut, RefreshIn, TokenIn, TokenOut
 from accounts.tokens import IssuedTokens, tokens_issue, tokens_refresh, tokens_revoke_family
 from core.errors import DomainError
 
-router = Router(tags=["auth"])
-
 
 def _unauthorised(message: str) -> DomainError:
     return DomainError(message, kind="unauthorised", code="unauthorised")
@@ -22,7 +20,6 @@ def _token_out(issued: IssuedTokens) -> TokenOut:
     return TokenOut(access=issued.access, refresh=issued.refresh, expires_in=issued.expires_in, role=issued.user.role)
 
 
-@router.post("/token/", response={200: TokenOut}, auth=None, summary="Sign in and get API tokens")
 def token_obtain(request, payload: TokenIn):
     # request= lets django-axes count failures for this (username, address) pair.
     user = authenticate(request=request, username=payload.username, password=payload.password)
@@ -36,7 +33,6 @@ def token_obtain(request, payload: TokenIn):
     return _token_out(tokens_issue(user=user))
 
 
-@router.post("/refresh/", response={200: TokenOut}, auth=None, summary="Swap a refresh token for new tokens")
 def token_refresh(request, payload: RefreshIn):
     issued = tokens_refresh(refresh=payload.refresh)
     if issued is None:
@@ -44,13 +40,25 @@ def token_refresh(request, payload: RefreshIn):
     return _token_out(issued)
 
 
-@router.post("/logout/", response={204: None}, auth=BranchTokenAuth(), summary="Revoke this sign-in's tokens")
 def token_logout(request):
     tokens_revoke_family(token=request.api_token)
     security_event_record(kind=SecurityEvent.Kind.LOGOUT, request=request, user=request.user, via="api")
     return 204, None
 
 
-@router.get("/me/", response=MeOut, auth=BranchTokenAuth(), summary="The signed-in user")
 def me(request):
     return request.user
+
+
+def auth_router() -> Router:
+    """The sign-in routes; a fresh router per API (branch and platform both mount one)."""
+    router = Router(tags=["auth"])
+    router.post("/token/", response={200: TokenOut}, auth=None, summary="Sign in and get API tokens")(token_obtain)
+    router.post("/refresh/", response={200: TokenOut}, auth=None, summary="Swap a refresh token for new tokens")(
+        token_refresh
+    )
+    router.post("/logout/", response={204: None}, auth=BranchTokenAuth(), summary="Revoke this sign-in's tokens")(
+        token_logout
+    )
+    router.get("/me/", response=MeOut, auth=BranchTokenAuth(), summary="The signed-in user")(me)
+    return router

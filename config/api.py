@@ -12,7 +12,7 @@ from django.http import Http404, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from accounts.api import router as auth_router
+from accounts.api import auth_router
 from core.errors import DomainError
 from tenants.api import router as hospitals_router
 from tenants.permissions import PlatformOperatorAuth
@@ -79,7 +79,7 @@ branch_api = NinjaAPI(
     docs_url="/docs",
 )
 _install_error_handlers(branch_api)
-branch_api.add_router("/auth/", auth_router)
+branch_api.add_router("/auth/", auth_router())
 
 platform_api = NinjaAPI(
     title="Hospital platform API",
@@ -90,4 +90,5 @@ platform_api = NinjaAPI(
     auth=PlatformOperatorAuth(),
 )
 _install_error_handlers(platform_api)
+platform_api.add_router("/auth/", auth_router())
 platform_api.add_router("/platform/hospitals/", hospitals_router)

@@ -207,14 +207,14 @@ def _ensure_database(port: int) -> None:
 # --- Redis (Valkey) ---------------------------------------------------------------------------
 
 
-def redis_url() -> str:
+def redis_url(db: int = 0) -> str:
     """The URL of the embedded Valkey server, starting it if it is not running."""
     data = LOCAL / "redis"
     with _lock("redis"):
         port = _running_redis_port(data)
         if port is None:
             port = _start_redis(data)
-    return f"redis://127.0.0.1:{port}/0"
+    return f"redis://127.0.0.1:{port}/{db}"
 
 
 def _running_redis_port(data: Path) -> int | None:

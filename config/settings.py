@@ -7,6 +7,7 @@ Profiles (``HOSPITAL_ENV``): ``local`` (what ``manage.py up`` uses), ``test`` an
 from __future__ import annotations
 
 import secrets
+import sys
 import warnings
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +21,9 @@ from config import embedded, env
 BASE_DIR = Path(__file__).resolve().parent.parent
 LOCAL_DIR = embedded.LOCAL
 
-HOSPITAL_ENV = env.get("HOSPITAL_ENV", "local")
+# Under pytest the profile is `test` unless set: pytest-django reads these settings before any
+# conftest could set the variable.
+HOSPITAL_ENV = env.get("HOSPITAL_ENV") or ("test" if "pytest" in sys.modules else "local")
 if HOSPITAL_ENV not in {"local", "test", "production"}:
     raise ImproperlyConfigured(f"HOSPITAL_ENV must be local, test or production, not {HOSPITAL_ENV!r}")
 PRODUCTION = HOSPITAL_ENV == "production"
@@ -133,7 +136,8 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- redis, cache, celery -----------------------------------------------------------------------
-REDIS_URL = env.get("REDIS_URL") or embedded.redis_url()
+# Tests use their own Redis database, so a test worker never takes a task of a running `up`.
+REDIS_URL = env.get("REDIS_URL") or embedded.redis_url(db=1 if HOSPITAL_ENV == "test" else 0)
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
@@ -152,6 +156,7 @@ CACHES = {
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -245,6 +250,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.get("STATIC_ROOT", str(LOCAL_DIR / "static")))
 # Locally, static files are served straight from the packages; production runs collectstatic.
 WHITENOISE_USE_FINDERS = not PRODUCTION
+if not PRODUCTION:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = Path(env.get("MEDIA_ROOT", str(LOCAL_DIR / "media")))
 MEDIA_URL = "/media/"  # never served publicly; private files go through permission-checking views
 STORAGES = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import connection
 from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 
 
 def healthz(request):
@@ -37,6 +38,7 @@ def _broker_state() -> str:
     return "ok"
 
 
+@csrf_exempt
 def api_not_found(request, *args, **kwargs):
     # Paths keep their trailing slash; one without it (or unknown) gets JSON, never a redirect.
     return JsonResponse({"detail": "Not found."}, status=404)

@@ -1,0 +1,234 @@
+"""Shared fixtures: two branches made once per session, one user per role in each.
+
+The branches are onboarded by the real service (the clone path) when the test database is set
+up, and committed; each test then runs in a transaction that is rolled back. Tests that need
+committed data (a real worker, a real browser) make it through ``committed`` and clean it up.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from django_tenants.utils import schema_context
+
+from accounts.models import Role, User
+from accounts.tokens import tokens_issue
+from tenants.models import Hospital
+
+PASSWORD = "correct-horse-battery-staple"
+BRANCH_SPECS = {
+    "stmarys": {"name": "St Mary's Hospital", "country": "GB", "time_zone": "Europe/London", "languages": ["en", "ar"]},
+    "riverside": {"name": "Riverside Clinic", "country": "IN", "time_zone": "Asia/Kolkata", "languages": ["en", "hi"]},
+}
+# Created in the same order in both branches, so the same ids name different people in each:
+# exactly what a token or session must not confuse.
+ROLES = [Role.HOSPITAL_ADMIN, Role.DOCTOR, Role.RECEPTIONIST, Role.PATIENT]
+
+
+def host_of(slug: str) -> str:
+    return f"{slug}.{settings.BASE_DOMAIN}"
+
+
+def email_of(role: str, slug: str) -> str:
+    return f"{role.replace('_', '-')}@{slug}.test"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    from tenants.services import hospital_onboard
+
+    with django_db_blocker.unblock():
+        for slug, spec in BRANCH_SPECS.items():
+            onboarded = hospital_onboard(
+                group_name="Test Group", slug=slug, admin_email=email_of(Role.HOSPITAL_ADMIN, slug), **spec
+            )
+            with schema_context(onboarded.hospital.schema_name):
+                for role in ROLES:
+                    user = User.objects.filter(email=email_of(role, slug)).first() or User(
+                        username=email_of(role, slug), email=email_of(role, slug), role=role
+                    )
+                    user.full_name = f"{role.label} of {slug}"
+                    user.set_password(PASSWORD)
+                    user.save()
+
+
+@dataclass
+class Branch:
+    hospital: Hospital
+    slug: str
+
+    @property
+    def host(self) -> str:
+        return host_of(self.slug)
+
+    @property
+    def schema(self) -> str:
+        return self.hospital.schema_name
+
+    def user(self, role: str) -> User:
+        with schema_context(self.schema):
+            return User.objects.get(email=email_of(role, self.slug))
+
+    def client(self, user: User | None = None) -> Client:
+        client = Client(HTTP_HOST=self.host)
+        if user is not None:
+            with schema_context(self.schema):
+                client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        return client
+
+    def token(self, user: User) -> str:
+        with schema_context(self.schema):
+            connection.set_tenant(self.hospital)
+            return tokens_issue(user=user).access
+
+    def api(self, user: User | None = None) -> Client:
+        """A client for this branch's API, signed in with a token when a user is given."""
+        headers = {"HTTP_HOST": self.host}
+        if user is not None:
+            headers["HTTP_AUTHORIZATION"] = f"Bearer {self.token(user)}"
+        return Client(**headers)
+
+
+def _branch(slug: str) -> Branch:
+    with schema_context("public"):
+        return Branch(hospital=Hospital.objects.get(slug=slug), slug=slug)
+
+
+@pytest.fixture
+def stmarys(db) -> Branch:
+    return _branch("stmarys")
+
+
+@pytest.fixture
+def riverside(db) -> Branch:
+    return _branch("riverside")
+
+
+@pytest.fixture
+def committed(django_db_setup, django_db_blocker):
+    """Database access outside a test transaction: what a worker process or browser can see.
+
+    Whatever the test registers with ``committed.cleanup(fn)`` runs afterwards.
+    """
+
+    class Committed:
+        def __init__(self):
+            self._cleanups = []
+
+        def cleanup(self, fn):
+            self._cleanups.append(fn)
+
+        def branch(self, slug: str) -> Branch:
+            return _branch(slug)
+
+    helper = Committed()
+    with django_db_blocker.unblock():
+        yield helper
+        for fn in reversed(helper._cleanups):
+            fn()
+        connection.set_schema_to_public()
+
+
+# --- a real Celery worker ---------------------------------------------------------------------
+
+
+@dataclass
+class Worker:
+    mail_dir: Path
+    process: subprocess.Popen
+
+    def mails(self) -> list[str]:
+        return [p.read_text() for p in sorted(self.mail_dir.glob("*.log"))]
+
+    def wait_for_mail(self, needle: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for text in self.mails():
+                if needle in text:
+                    return text
+            assert self.process.poll() is None, "the worker died"
+            time.sleep(0.2)
+        raise AssertionError(f"no e-mail containing {needle!r} arrived within {timeout}s")
+
+
+def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a process that must see the test database (not the development one)."""
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env.update(
+        {
+            "HOSPITAL_ENV": "test",
+            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            "REDIS_URL": settings.REDIS_URL,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory) -> Worker:
+    mail_dir = tmp_path_factory.mktemp("mail")
+    with django_db_blocker.unblock():
+        env = worker_env({"EMAIL_FILE_PATH": str(mail_dir)})
+    _purge_queue()
+    log = open(tmp_path_factory.mktemp("worker") / "worker.log", "w")  # noqa: SIM115 - closed at teardown
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers.celery",
+            "worker",
+            "--queues",
+            "default",
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        env=env,
+        cwd=settings.BASE_DIR,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    _wait_for_worker(process, Path(log.name))
+    yield Worker(mail_dir=mail_dir, process=process)
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+def _purge_queue() -> None:
+    from redis import Redis
+
+    Redis.from_url(settings.REDIS_URL).delete("default")
+
+
+def _wait_for_worker(process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if "ready." in log.read_text():
+            return
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    raise RuntimeError(f"the Celery worker did not start:\n{log.read_text()[-3000:]}")
