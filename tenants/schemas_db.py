@@ -78,12 +78,41 @@ def branch_schema_create(schema: str) -> str:
         schema_lock()
         if template_is_current():
             CloneSchema().clone_schema(template_schema_name(), schema, "DATA")
+            _match_constraint_names(template_schema_name(), schema)
             return "clone"
     logger.warning(
         "branch template %s is missing or stale: replaying migrations for %s", template_schema_name(), schema
     )
     branch_schema_create_by_migrations(schema)
     return "migrate"
+
+
+def _match_constraint_names(template: str, schema: str) -> None:
+    """Give the clone's constraints the template's names.
+
+    The clone function re-creates multi-column unique constraints under PostgreSQL's default
+    names, not Django's; a later migration that drops or alters one by name would then fail on
+    every cloned branch.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT nc.relname, c_new.conname, c_tpl.conname
+            FROM pg_constraint c_tpl
+            JOIN pg_class tc ON tc.oid = c_tpl.conrelid
+            JOIN pg_namespace tn ON tn.oid = tc.relnamespace AND tn.nspname = %(template)s
+            JOIN pg_class nc ON nc.relname = tc.relname
+            JOIN pg_namespace nn ON nn.oid = nc.relnamespace AND nn.nspname = %(schema)s
+            JOIN pg_constraint c_new ON c_new.conrelid = nc.oid AND c_new.contype = c_tpl.contype
+                 AND pg_get_constraintdef(c_new.oid) = pg_get_constraintdef(c_tpl.oid)
+            WHERE c_new.conname <> c_tpl.conname
+              AND NOT EXISTS (SELECT 1 FROM pg_constraint x WHERE x.conrelid = nc.oid AND x.conname = c_tpl.conname)
+            """,
+            {"template": template, "schema": schema},
+        )
+        for table, clone_name, template_name in cursor.fetchall():
+            table_name = f"{quote(schema)}.{quote(table)}"
+            cursor.execute(f"ALTER TABLE {table_name} RENAME CONSTRAINT {quote(clone_name)} TO {quote(template_name)}")
 
 
 def branch_schema_create_by_migrations(schema: str) -> None:

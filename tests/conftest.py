@@ -44,10 +44,17 @@ def email_of(role: str, slug: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
+def django_db_setup(request, django_test_environment, django_db_blocker):
+    """The test database, always: pytest-django would skip it when no test asks for ``db``
+    (tests that use ``committed`` or a worker do not), and they would then reach the
+    development database."""
+    from django.test.utils import setup_databases, teardown_databases
+
     from tenants.services import hospital_onboard
 
     with django_db_blocker.unblock():
+        db_config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+        assert connection.settings_dict["NAME"].startswith("test_")
         for slug, spec in BRANCH_SPECS.items():
             onboarded = hospital_onboard(
                 group_name="Test Group", slug=slug, admin_email=email_of(Role.HOSPITAL_ADMIN, slug), **spec
@@ -60,6 +67,10 @@ def django_db_setup(django_db_setup, django_db_blocker):
                     user.full_name = f"{role.label} of {slug}"
                     user.set_password(PASSWORD)
                     user.save()
+    yield
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        teardown_databases(db_config, verbosity=0)
 
 
 @dataclass
