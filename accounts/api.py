@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth import authenticate
 from django.utils.translation import gettext as _
-from ninja import Router
+from ninja import Router, Status
 
 from accounts.audit import security_event_record
 from accounts.models import SecurityEvent
@@ -43,7 +43,7 @@ def token_refresh(request, payload: RefreshIn):
 def token_logout(request):
     tokens_revoke_family(token=request.api_token)
     security_event_record(kind=SecurityEvent.Kind.LOGOUT, request=request, user=request.user, via="api")
-    return 204, None
+    return Status(204, None)
 
 
 def me(request):

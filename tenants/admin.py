@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
 from tenants.models import Domain, Hospital, HospitalGroup
-from tenants.services import hospital_onboard
+from tenants.services import hospital_onboard, onboarding_validate
 
 
 @admin.register(HospitalGroup)
@@ -19,6 +19,22 @@ class DomainInline(admin.TabularInline):
 
 class HospitalOnboardForm(forms.ModelForm):
     admin_email = forms.EmailField(label=_("First hospital admin's e-mail"))
+
+    def clean(self):
+        data = super().clean()
+        try:
+            onboarding_validate(
+                name=data.get("name", ""),
+                slug=data.get("slug", ""),
+                country=(data.get("country") or "").upper(),
+                time_zone=data.get("time_zone", ""),
+                languages=data.get("languages") or ["en"],
+                admin_email=data.get("admin_email", ""),
+                mrn_prefix=(data.get("mrn_prefix") or "X").upper(),
+            )
+        except DomainError as exc:
+            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+        return data
 
     class Meta:
         model = Hospital

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from ninja import Router
+from ninja import Router, Status
 
 from tenants.schemas import HospitalIn, HospitalOut, OnboardedOut
 from tenants.selectors import hospital_list, hospital_out
@@ -26,7 +26,7 @@ def hospital_create(request, payload: HospitalIn):
         contact_email=payload.contact_email,
     )
     hospital = hospital_list().get(pk=onboarded.hospital.pk)
-    return 201, {**hospital_out(hospital), "admin_set_password_link": onboarded.set_password_link}
+    return Status(201, {**hospital_out(hospital), "admin_set_password_link": onboarded.set_password_link})
 
 
 @router.get("/", response=list[HospitalOut], summary="List branches")

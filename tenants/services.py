@@ -54,7 +54,7 @@ def schema_name_for(slug: str) -> str:
     return slug.replace("-", "_")
 
 
-def _validate(
+def onboarding_validate(
     *, name: str, slug: str, country: str, time_zone: str, languages: list[str], admin_email: str, mrn_prefix: str
 ) -> None:
     if not name.strip():
@@ -105,7 +105,7 @@ def hospital_onboard(
     country = (country or "").strip().upper()
     languages = languages or ["en"]
     mrn_prefix = (mrn_prefix or slug.replace("-", "")[:4]).upper()
-    _validate(
+    onboarding_validate(
         name=name,
         slug=slug,
         country=country,
