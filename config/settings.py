@@ -172,6 +172,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 500
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = 300_000  # KiB
 CELERY_BEAT_SCHEDULE_FILENAME = str(LOCAL_DIR / "celerybeat-schedule")
+# Periodic work for every branch goes through workers.fan_out, which staggers it over the branches.
+CELERY_BEAT_SCHEDULE = {
+    "purge-expired-api-tokens": {
+        "task": "workers.fan_out",
+        "schedule": 60 * 60,
+        "args": ["accounts.purge_expired_tokens"],
+    },
+}
 # Seconds over which a periodic job is spread across branches.
 BRANCH_FAN_OUT_SPREAD = env.integer("BRANCH_FAN_OUT_SPREAD", 60)
 OUTBOX_RELAY_INTERVAL = 1.0

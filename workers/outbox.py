@@ -11,9 +11,13 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from celery import Celery
 from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
+from redis import Redis, RedisError
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from workers.celery import app
 from workers.models import OutboxMessage
@@ -41,7 +45,7 @@ def _relay_quietly(message_id: int) -> None:
         logger.exception("outbox relay after commit failed; the relay process will retry")
 
 
-def outbox_relay(*, ids: list[int] | None = None, limit: int = 200) -> int:
+def outbox_relay(*, ids: list[int] | None = None, limit: int = 200, celery_app: Celery = app) -> int:
     """Send pending messages whose time has come. Returns how many were sent.
 
     Rows are claimed with SKIP LOCKED, so several relays never send the same row at once. A
@@ -54,10 +58,15 @@ def outbox_relay(*, ids: list[int] | None = None, limit: int = 200) -> int:
         if ids is not None:
             pending = pending.filter(pk__in=ids)
         batch = list(pending.select_for_update(skip_locked=True).order_by("pk")[:limit])
+        if batch and not _broker_reachable(celery_app):
+            _postpone(batch, ConnectionError("the broker does not answer"))
+            return 0
         for message in batch:
             try:
                 with schema_context(message.schema_name):
-                    app.send_task(message.task_name, kwargs=message.kwargs, task_id=f"outbox-{message.pk}", retry=False)
+                    celery_app.send_task(
+                        message.task_name, kwargs=message.kwargs, task_id=f"outbox-{message.pk}", retry=False
+                    )
             except Exception as exc:  # the broker is down: keep this and the rest for later
                 _postpone(batch[batch.index(message) :], exc)
                 break
@@ -67,6 +76,20 @@ def outbox_relay(*, ids: list[int] | None = None, limit: int = 200) -> int:
     if connection.schema_name != previous_schema:  # pragma: no cover - schema_context restores it
         logger.warning("outbox relay left the connection in %s", connection.schema_name)
     return sent
+
+
+def _broker_reachable(celery_app: Celery) -> bool:
+    """A one-second check before sending. Celery's own send retries a refused connection for
+    seconds, and the first send after a commit runs inside the user's request."""
+    client = Redis.from_url(
+        celery_app.conf.broker_url, socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 0)
+    )
+    try:
+        return bool(client.ping())
+    except RedisError:
+        return False
+    finally:
+        client.close()
 
 
 def _postpone(messages: list[OutboxMessage], exc: Exception) -> None:

@@ -15,14 +15,15 @@ from workers.models import OutboxMessage
 
 def _nav(response) -> str:
     html = response.content.decode()
-    return html[html.index('id="main-nav"'):html.index("</ul>", html.index('id="main-nav"'))]
+    return html[html.index('id="main-nav"') : html.index("</ul>", html.index('id="main-nav"'))]
 
 
 def test_sign_in_lands_on_home_with_the_roles_navigation(stmarys):
     client = Client(HTTP_HOST=stmarys.host, REMOTE_ADDR="10.9.9.9")
 
-    response = client.post("/accounts/login/", {"username": email_of(Role.HOSPITAL_ADMIN, "stmarys"),
-                                                "password": PASSWORD}, follow=True)
+    response = client.post(
+        "/accounts/login/", {"username": email_of(Role.HOSPITAL_ADMIN, "stmarys"), "password": PASSWORD}, follow=True
+    )
 
     assert response.status_code == 200
     assert "Staff" in _nav(response)
@@ -43,7 +44,8 @@ def test_doctors_and_receptionists_do_not_see_staff_management(stmarys, role):
 
 def test_patients_cannot_sign_in_to_the_staff_dashboard(stmarys):
     response = Client(HTTP_HOST=stmarys.host).post(
-        "/accounts/login/", {"username": email_of(Role.PATIENT, "stmarys"), "password": PASSWORD})
+        "/accounts/login/", {"username": email_of(Role.PATIENT, "stmarys"), "password": PASSWORD}
+    )
 
     assert response.status_code == 200
     assert "This sign-in is for hospital staff" in response.content.decode()
@@ -79,8 +81,9 @@ def test_admin_invites_a_colleague(stmarys):
     admin = stmarys.user(Role.HOSPITAL_ADMIN)
     client = stmarys.client(admin)
 
-    response = client.post("/staff/", {"email": "new.doctor@stmarys.test", "full_name": "Dr New",
-                                       "role": Role.DOCTOR}, follow=True)
+    response = client.post(
+        "/staff/", {"email": "new.doctor@stmarys.test", "full_name": "Dr New", "role": Role.DOCTOR}, follow=True
+    )
 
     assert response.status_code == 200
     assert "Invitation sent to new.doctor@stmarys.test" in response.content.decode()
@@ -92,11 +95,14 @@ def test_admin_invites_a_colleague(stmarys):
         assert SecurityEvent.objects.filter(kind=SecurityEvent.Kind.INVITED, user=invited, actor=admin).exists()
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"email": "not-an-email", "role": Role.DOCTOR}, "Enter a valid email address."),
-    ({"email": email_of(Role.DOCTOR, "stmarys"), "role": Role.DOCTOR}, "already has that e-mail address"),
-    ({"email": "x@stmarys.test", "role": Role.PATIENT}, "Select a valid choice"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"email": "not-an-email", "role": Role.DOCTOR}, "Enter a valid email address."),
+        ({"email": email_of(Role.DOCTOR, "stmarys"), "role": Role.DOCTOR}, "already has that e-mail address"),
+        ({"email": "x@stmarys.test", "role": Role.PATIENT}, "Select a valid choice"),
+    ],
+)
 def test_a_bad_invite_says_why_and_changes_nothing(stmarys, data, message):
     client = stmarys.client(stmarys.user(Role.HOSPITAL_ADMIN))
     with schema_context(stmarys.schema):
@@ -145,8 +151,12 @@ def test_deactivation_ends_the_colleagues_session_at_once(stmarys):
     stmarys.client(admin).post(f"/staff/{doctor.pk}/active/", {"active": "0"})
 
     assert doctors_browser.get("/").status_code == 302
-    assert Client(HTTP_HOST=stmarys.host).post(
-        "/accounts/login/", {"username": doctor.email, "password": PASSWORD}).status_code == 200  # form again
+    assert (
+        Client(HTTP_HOST=stmarys.host)
+        .post("/accounts/login/", {"username": doctor.email, "password": PASSWORD})
+        .status_code
+        == 200
+    )  # form again
     with schema_context(stmarys.schema):
         assert SecurityEvent.objects.filter(kind=SecurityEvent.Kind.DEACTIVATED, user=doctor, actor=admin).exists()
 

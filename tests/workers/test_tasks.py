@@ -1,0 +1,45 @@
+"""Tasks run in the branch that sent them, refuse public, and fan out over ready branches."""
+
+from __future__ import annotations
+
+import pytest
+from django_tenants.utils import schema_context
+
+from accounts.tasks import purge_expired_tokens
+from tenants.models import Domain, Hospital, HospitalGroup
+from workers.base import WrongSchemaError
+from workers.tasks import branches_fan_out
+
+
+def test_a_branch_task_refuses_to_run_in_public(db):
+    with schema_context("public"), pytest.raises(WrongSchemaError):
+        purge_expired_tokens()
+
+
+def test_a_branch_task_runs_in_a_branch(stmarys):
+    with schema_context(stmarys.schema):
+        assert purge_expired_tokens() == 0
+
+
+def test_fan_out_sends_one_staggered_task_to_each_ready_branch(stmarys, spare_redis):
+    # given a branch still being made
+    group = HospitalGroup.objects.create(name="Half-made")
+    half = Hospital.objects.create(
+        group=group,
+        schema_name="halfmade",
+        slug="halfmade",
+        name="H",
+        country="GB",
+        time_zone="UTC",
+        mrn_prefix="H",
+        ready=False,
+    )
+    Domain.objects.create(domain="halfmade.localhost", tenant=half)
+
+    sent = branches_fan_out("accounts.purge_expired_tokens", spread_seconds=60, celery_app=spare_redis.celery_app())
+
+    queued = spare_redis.queued()
+    assert sent == 2
+    assert sorted(q["headers"]["_schema_name"] for q in queued) == ["riverside", "stmarys"]
+    etas = sorted(q["headers"]["eta"] or "" for q in queued)
+    assert etas[0] != etas[1], "the branches should not all be sent the task for the same moment"
