@@ -70,6 +70,12 @@ def django_db_setup(request, django_test_environment, django_db_blocker):
     yield
     with django_db_blocker.unblock():
         connection.set_schema_to_public()
+        # A worker or web server of a test may close its connection a moment after it exits.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
         teardown_databases(db_config, verbosity=0)
 
 
@@ -175,7 +181,7 @@ class Worker:
 def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a process that must see the test database (not the development one)."""
     db = connection.settings_dict
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env.update(
         {
             "HOSPITAL_ENV": "test",
