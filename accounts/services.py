@@ -19,8 +19,7 @@ from workers.outbox import outbox_enqueue
 
 def roles_ensure() -> None:
     """Create the branch's role groups (model permissions are attached by later features)."""
-    for role in Role.values:
-        Group.objects.get_or_create(name=role)
+    Group.objects.bulk_create([Group(name=role) for role in Role.values], ignore_conflicts=True)
 
 
 def _normalise_email(email: str) -> str:

