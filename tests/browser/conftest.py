@@ -46,11 +46,10 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-@pytest.fixture(scope="session")
-def web_server(django_db_setup, django_db_blocker, tmp_path_factory):
+def _serve(django_db_blocker, tmp_path_factory, extra_env: dict[str, str]):
     port = _free_port()
     with django_db_blocker.unblock():
-        env = worker_env({"SITE_PORT": str(port)})
+        env = worker_env({"SITE_PORT": str(port), **extra_env})
     log = tmp_path_factory.mktemp("web") / "web.log"
     with open(log, "w") as handle:
         process = subprocess.Popen(
@@ -81,6 +80,17 @@ def web_server(django_db_setup, django_db_blocker, tmp_path_factory):
     yield port
     process.terminate()
     process.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def web_server(django_db_setup, django_db_blocker, tmp_path_factory):
+    yield from _serve(django_db_blocker, tmp_path_factory, {})
+
+
+@pytest.fixture(scope="session")
+def impatient_web_server(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Sessions end after one idle minute: the warning shows at once."""
+    yield from _serve(django_db_blocker, tmp_path_factory, {"SESSION_IDLE_MINUTES": "1"})
 
 
 @pytest.fixture(scope="session")

@@ -65,3 +65,20 @@ def test_arabic_lays_the_dashboard_out_right_to_left(page, url, committed):
 def _reset_language(schema: str) -> None:
     with schema_context(schema):
         User.objects.filter(email=email_of(Role.DOCTOR, "stmarys")).update(preferred_language="")
+
+
+def test_the_idle_warning_offers_to_stay_signed_in(page, impatient_web_server):
+    def url(slug, path="/"):
+        return f"http://{slug}.localhost:{impatient_web_server}{path}"
+
+    _sign_in(page, url, "stmarys", email_of(Role.RECEPTIONIST, "stmarys"))
+
+    warning = page.locator("#idle-warning")
+    warning.wait_for(state="visible", timeout=5000)
+    assert "You will be signed out in" in warning.inner_text()
+    screenshot(page, "idle-warning")
+    assert page.evaluate("document.activeElement.id") == "idle-stay"  # Enter is enough
+    with page.expect_response(lambda r: r.url.endswith("/accounts/keepalive/")) as answer:
+        page.keyboard.press("Enter")
+    assert answer.value.status == 200
+    assert int(page.locator("#idle-seconds").inner_text()) >= 55
