@@ -217,6 +217,7 @@ def test_arabic_turns_the_layout_right_to_left(stmarys):
 
     assert '<html lang="ar" dir="rtl">' in html
     assert "bootstrap.rtl.min.css" in html
+    assert "تسجيل الخروج" in html  # "Sign out", from the Arabic catalogue
 
 
 def test_a_branch_default_language_applies_before_sign_in(riverside):
