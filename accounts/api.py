@@ -5,6 +5,7 @@ from django.utils.translation import gettext as _
 from ninja import Router, Status
 
 from accounts.audit import security_event_record
+from accounts.backends import normalise_username
 from accounts.models import SecurityEvent
 from accounts.permissions import BranchTokenAuth
 from accounts.schemas import MeOut, RefreshIn, TokenIn, TokenOut
@@ -22,12 +23,11 @@ def _token_out(issued: IssuedTokens) -> TokenOut:
 
 def token_obtain(request, payload: TokenIn):
     # request= lets django-axes count failures for this (username, address) pair.
-    user = authenticate(request=request, username=payload.username, password=payload.password)
+    username = normalise_username(payload.username)
+    user = authenticate(request=request, username=username, password=payload.password)
     if user is None:
         if not getattr(request, "axes_locked_out", False):
-            security_event_record(
-                kind=SecurityEvent.Kind.LOGIN_FAILED, request=request, username=payload.username, via="api"
-            )
+            security_event_record(kind=SecurityEvent.Kind.LOGIN_FAILED, request=request, username=username, via="api")
         raise _unauthorised(_("Wrong username or password."))
     security_event_record(kind=SecurityEvent.Kind.LOGIN, request=request, user=user, via="api")
     return _token_out(tokens_issue(user=user))

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
+from accounts.addresses import client_address
 from accounts.models import SecurityEvent, User
 
 
-def client_address(request: HttpRequest | None) -> str | None:
-    if request is None:
-        return None
-    from axes.helpers import get_client_ip_address
-
-    return get_client_ip_address(request) or None
+def _address(request: HttpRequest | None) -> str | None:
+    return client_address(request) if request is not None else None
 
 
 def security_event_record(
@@ -29,6 +26,6 @@ def security_event_record(
         user=user,
         username=username or (user.username if user else ""),
         actor=actor,
-        address=client_address(request),
+        address=_address(request),
         detail=detail,
     )

@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from accounts.audit import security_event_record
+from accounts.middleware import wants_json
 from accounts.models import SecurityEvent
 
 
@@ -17,7 +18,7 @@ def lockout_response(request: HttpRequest, original_response=None, credentials: 
     username = (credentials or {}).get("username", "")
     security_event_record(kind=SecurityEvent.Kind.LOCKED_OUT, request=request, username=username or "")
     message = _("Too many failed sign-ins. Try again in %(minutes)d minutes.") % {"minutes": max(1, retry_after // 60)}
-    if request.path.startswith("/api/"):
+    if wants_json(request):
         response: HttpResponse = JsonResponse({"detail": message}, status=429)
     else:
         response = render(request, "accounts/locked_out.html", {"message": message}, status=429)

@@ -5,11 +5,11 @@ import time
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import redirect
 from django.utils import translation
-from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 # Requests that the page makes by itself (status polling) send this header; they neither keep
 # a session alive nor count as the user doing something.
@@ -34,25 +34,34 @@ class IdleTimeoutMiddleware:
         last = request.session.get(_ACTIVITY_KEY, now)
         if now - last > idle_limit:
             logout(request)
-            message = _("You were signed out after %(minutes)d minutes without activity.") % {
-                "minutes": settings.SESSION_IDLE_MINUTES
-            }
-            if (
-                request.path.startswith("/api/")
-                or request.headers.get(BACKGROUND_HEADER)
-                or request.headers.get("HX-Request")
-            ):
+            minutes = settings.SESSION_IDLE_MINUTES
+            message = ngettext(
+                "You were signed out after %(minutes)d minute without activity.",
+                "You were signed out after %(minutes)d minutes without activity.",
+                minutes,
+            ) % {"minutes": minutes}
+            login_url = "/admin/login/" if connection.schema_name == "public" else settings.LOGIN_URL
+            if wants_json(request) or request.headers.get(BACKGROUND_HEADER) or request.headers.get("HX-Request"):
                 response = JsonResponse({"detail": message}, status=401)
-                response["HX-Redirect"] = settings.LOGIN_URL
+                response["HX-Redirect"] = login_url
                 return response
             messages.info(request, message)
-            return redirect(f"{settings.LOGIN_URL}?next={request.path}")
-        if (
-            not request.headers.get(BACKGROUND_HEADER) and now - last >= _ACTIVITY_RESOLUTION
-        ) or _ACTIVITY_KEY not in request.session:
+            return redirect_to_login(request.get_full_path(), login_url)
+        if self._is_activity(request) and (now - last >= _ACTIVITY_RESOLUTION or _ACTIVITY_KEY not in request.session):
             request.session[_ACTIVITY_KEY] = now
         request.idle_expires_at = request.session[_ACTIVITY_KEY] + idle_limit
         return self.get_response(request)
+
+    @staticmethod
+    def _is_activity(request) -> bool:
+        # The page's own polling is not the user; nor is the sign-in page the idle timer sends
+        # them to (it must not renew the session it is about to end).
+        return not request.headers.get(BACKGROUND_HEADER) and request.path != settings.LOGIN_URL
+
+
+def wants_json(request) -> bool:
+    """API paths answer in JSON; the dashboard in HTML."""
+    return request.path.startswith("/api/")
 
 
 class UserLanguageMiddleware:

@@ -1,15 +1,28 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from ninja import Schema
+from pydantic import AfterValidator, Field
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL cannot store NUL: refuse it here rather than fail in the database.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
 
 
 class TokenIn(Schema):
-    username: str
-    password: str
+    username: Annotated[Text, Field(min_length=1, max_length=150)]
+    password: Annotated[Text, Field(min_length=1, max_length=4096)]
 
 
 class RefreshIn(Schema):
-    refresh: str
+    refresh: Annotated[Text, Field(min_length=1, max_length=200)]
 
 
 class TokenOut(Schema):

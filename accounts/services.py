@@ -7,6 +7,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
@@ -28,6 +29,8 @@ def _normalise_email(email: str) -> str:
         validate_email(email)
     except ValidationError as exc:
         raise DomainError.invalid("email", _("Enter a valid e-mail address.")) from exc
+    if len(email) > 150:  # the e-mail is the username, which holds 150 characters
+        raise DomainError.invalid("email", _("At most 150 characters."))
     local, _at, domain = email.rpartition("@")
     return f"{local}@{domain.lower()}"
 
@@ -63,7 +66,7 @@ def staff_invite(
 def staff_change_role(*, user: User, role: str, changed_by: User, request: HttpRequest | None = None) -> User:
     if role not in STAFF_ROLES or user.role not in STAFF_ROLES:
         raise DomainError.invalid("role", _("Choose hospital admin, doctor or receptionist."))
-    user = User.objects.select_for_update().get(pk=user.pk)
+    user = _lock_with_admins(user)
     if user.role == role:
         return user
     if user.role == Role.HOSPITAL_ADMIN:
@@ -83,12 +86,22 @@ def staff_change_role(*, user: User, role: str, changed_by: User, request: HttpR
     return user
 
 
+def _lock_with_admins(user: User) -> User:
+    """Lock the user and every active admin, in one statement and in id order: two admins
+    demoting each other at once then wait for each other instead of deadlocking, and the
+    second sees that the first is no longer an admin."""
+    locked = {
+        u.pk: u
+        for u in User.objects.select_for_update()
+        .filter(Q(pk=user.pk) | Q(role=Role.HOSPITAL_ADMIN, is_active=True))
+        .order_by("pk")
+    }
+    return locked[user.pk]
+
+
 def _ensure_another_admin(user: User) -> None:
-    # Lock every active admin so that two admins cannot demote each other at the same moment.
-    admins = list(
-        User.objects.select_for_update().filter(role=Role.HOSPITAL_ADMIN, is_active=True).values_list("pk", flat=True)
-    )
-    if set(admins) <= {user.pk}:
+    others = User.objects.filter(role=Role.HOSPITAL_ADMIN, is_active=True).exclude(pk=user.pk)
+    if not others.exists():
         raise DomainError.conflict(_("A branch needs at least one active hospital admin."))
 
 
@@ -96,7 +109,7 @@ def _ensure_another_admin(user: User) -> None:
 def staff_deactivate(*, user: User, deactivated_by: User, request: HttpRequest | None = None) -> User:
     """End the account at once: its sessions stop authenticating (inactive users are refused on
     every request) and its API tokens are deleted."""
-    user = User.objects.select_for_update().get(pk=user.pk)
+    user = _lock_with_admins(user)
     if user.pk == deactivated_by.pk:
         raise DomainError.conflict(_("You cannot deactivate your own account."))
     if user.role == Role.HOSPITAL_ADMIN:

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import logging
+from smtplib import SMTPException
 
 from django.conf import settings
+from django.contrib.sessions.backends.db import SessionStore
 from django.core.mail import send_mail
 from django.db import connection
 from django.template.loader import render_to_string
@@ -32,12 +34,21 @@ def _send_link_mail(user_id: int, template: str) -> None:
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
 
 
-@app.task(name="accounts.send_invite")
+# A mail server that is down now will be up later: retry for hours rather than lose the mail.
+MAIL_RETRY = {
+    "autoretry_for": (SMTPException, OSError),
+    "retry_backoff": 30,
+    "retry_backoff_max": 30 * 60,
+    "max_retries": 12,
+}
+
+
+@app.task(name="accounts.send_invite", **MAIL_RETRY)
 def send_invite(user_id: int) -> None:
     _send_link_mail(user_id, "invite")
 
 
-@app.task(name="accounts.send_password_reset")
+@app.task(name="accounts.send_password_reset", **MAIL_RETRY)
 def send_password_reset(user_id: int) -> None:
     _send_link_mail(user_id, "password_reset")
 
@@ -45,3 +56,8 @@ def send_password_reset(user_id: int) -> None:
 @app.task(name="accounts.purge_expired_tokens")
 def purge_expired_tokens() -> int:
     return tokens_purge_expired()
+
+
+@app.task(name="accounts.purge_expired_sessions")
+def purge_expired_sessions() -> None:
+    SessionStore.clear_expired()

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login, logout
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import SetPasswordForm
+from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
 from django.contrib.auth.tokens import default_token_generator
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.audit import security_event_record
+from accounts.backends import normalise_username
 from accounts.forms import InviteForm, LanguageForm, PasswordResetRequestForm, RoleForm
 from accounts.models import SecurityEvent, User
 from accounts.permissions import admin_required, staff_required
@@ -29,8 +30,15 @@ from accounts.services import (
 from core.errors import DomainError
 
 
+class LoginForm(AuthenticationForm):
+    def clean_username(self):
+        # One spelling per account, for the lockout counter as for the lookup.
+        return normalise_username(self.cleaned_data.get("username"))
+
+
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
+    form_class = LoginForm
     redirect_authenticated_user = True
 
     def form_valid(self, form):
@@ -87,7 +95,9 @@ def set_password(request, uidb64: str, token: str):
     form = SetPasswordForm(user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         password_set(user=user, password=form.cleaned_data["new_password1"], request=request)
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        if not user.is_staff_member:  # patients sign in to the portal, not here
+            return render(request, "accounts/password_set_done.html")
+        login(request, user, backend="accounts.backends.UsernameOrEmailBackend")
         messages.success(request, _("Your password is set. Welcome."))
         return redirect("home")
     return render(request, "accounts/set_password.html", {"form": form, "account": user})

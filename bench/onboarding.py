@@ -36,6 +36,8 @@ def _use_bench_database() -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
     os.environ["DATABASE_URL"] = f"{server_url}/{BENCH_DB}"
+    # The invitation tasks the onboardings queue go to a Redis database nobody consumes.
+    os.environ.setdefault("REDIS_URL", embedded.redis_url(db=9))
     os.environ["_BENCH_SERVER_URL"] = server_url
 
 

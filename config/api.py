@@ -23,7 +23,6 @@ STATUS = {
     "not_found": 404,
     "forbidden": 403,
     "unauthorised": 401,
-    "locked": 429,
 }
 
 
@@ -68,6 +67,8 @@ def _install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(HttpError)
     def http_error(request, exc: HttpError):
+        if exc.status_code == 400:  # an unreadable body: bad input like any other, in the same shape
+            return JsonResponse({"detail": [{"loc": ["body"], "msg": str(exc), "type": "parse_error"}]}, status=422)
         return JsonResponse({"detail": str(exc)}, status=exc.status_code)
 
 

@@ -90,9 +90,10 @@ SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",
     "config.middleware.HealthMiddleware",
-    "tenants.middleware.BranchMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files need no branch: served before the host is looked up.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "tenants.middleware.BranchMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -136,12 +137,21 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- redis, cache, celery -----------------------------------------------------------------------
-# Tests use their own Redis database, so a test worker never takes a task of a running `up`.
-REDIS_URL = env.get("REDIS_URL") or embedded.redis_url(db=1 if HOSPITAL_ENV == "test" else 0)
+# Tests use their own Redis databases, so a test worker never takes a task of a running `up`.
+REDIS_URL = env.get("REDIS_URL") or embedded.redis_url(db=2 if HOSPITAL_ENV == "test" else 0)
+
+
+def _next_database(url: str) -> str:
+    base, _, db = url.rpartition("/")
+    return f"{base}/{int(db) + 1}" if db.isdigit() else f"{url.rstrip('/')}/1"
+
+
+# The cache has a database of its own: clearing it must never touch queued tasks.
+CACHE_URL = env.get("CACHE_URL") or _next_database(REDIS_URL)
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": CACHE_URL,
         # Keys carry the branch's schema, so no branch reads another's cache.
         "KEY_FUNCTION": "django_tenants.cache.make_key",
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
@@ -179,6 +189,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60 * 60,
         "args": ["accounts.purge_expired_tokens"],
     },
+    "purge-expired-sessions": {
+        "task": "workers.fan_out",
+        "schedule": 6 * 60 * 60,
+        "args": ["accounts.purge_expired_sessions"],
+    },
 }
 # Seconds over which a periodic job is spread across branches.
 BRANCH_FAN_OUT_SPREAD = env.integer("BRANCH_FAN_OUT_SPREAD", 60)
@@ -188,7 +203,7 @@ OUTBOX_RELAY_INTERVAL = 1.0
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "accounts.backends.UsernameOrEmailBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 ANONYMOUS_USER_NAME = None
@@ -230,12 +245,14 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_VERBOSE = False
-AXES_IPWARE_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0) or None
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# How many proxies of ours stand in front of the app (their X-Forwarded-For is trusted).
+TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "accounts.addresses.client_address"
+# Usernames are compared lower-cased (accounts.backends), so lockout counts them that way too.
+AXES_USERNAME_CALLABLE = "accounts.backends.lockout_username"
 
 API_ACCESS_TOKEN_MINUTES = env.integer("API_ACCESS_TOKEN_MINUTES", 15)
 API_REFRESH_TOKEN_DAYS = env.integer("API_REFRESH_TOKEN_DAYS", 30)
-INVITE_LINK_DAYS = 3
 
 # --- languages ----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -301,9 +318,8 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    CSRF_TRUSTED_ORIGINS = [f"https://*.{BASE_DOMAIN}", f"https://{BASE_DOMAIN}"]
-else:
-    CSRF_TRUSTED_ORIGINS = [f"http://*.{BASE_DOMAIN}:{SITE_PORT}", f"http://{BASE_DOMAIN}:{SITE_PORT}"]
+# No CSRF_TRUSTED_ORIGINS: every form posts to its own branch's host, and trusting
+# *.BASE_DOMAIN would let one branch's page post into another.
 
 # --- logging -----------------------------------------------------------------------------------
 LOG_LEVEL = env.get("LOG_LEVEL", "INFO")

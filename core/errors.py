@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-Kind = Literal["invalid", "conflict", "not_found", "forbidden", "unauthorised", "locked"]
+Kind = Literal["invalid", "conflict", "not_found", "forbidden", "unauthorised"]
 
 
 class DomainError(Exception):

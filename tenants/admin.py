@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
@@ -64,6 +65,15 @@ class HospitalAdmin(admin.ModelAdmin):
             kwargs["form"] = HospitalOnboardForm
         return super().get_form(request, obj, **kwargs)
 
+    def response_add(self, request, obj, post_url_continue=None):
+        if obj.pk is None:  # onboarding refused: back to the form, the message says why
+            return HttpResponseRedirect(request.path)
+        return super().response_add(request, obj, post_url_continue)
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting a branch deletes its patients' records: not a click in a web form.
+        return False
+
     def get_readonly_fields(self, request, obj=None):
         return ["slug", "schema_name", "ready"] if obj else []
 
@@ -89,8 +99,9 @@ class HospitalAdmin(admin.ModelAdmin):
                 contact_phone=data["contact_phone"],
                 contact_email=data["contact_email"],
             )
-        except DomainError as exc:
-            raise forms.ValidationError(exc.message) from exc
+        except DomainError as exc:  # e.g. the slug was taken a moment ago
+            messages.error(request, exc.message)
+            return
         obj.pk = onboarded.hospital.pk
         messages.info(
             request, _("Branch ready. The admin's set-password link: %(link)s") % {"link": onboarded.set_password_link}

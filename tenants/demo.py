@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from django.apps import apps
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django_tenants.utils import schema_context
@@ -60,14 +61,18 @@ def demo_logins() -> list[tuple[str, str, str]]:
 
 
 def demo_seed(say: Callable[[str], None] = print) -> bool:
-    """Seed the demo when the platform has no branch yet. Returns whether it seeded."""
+    """Seed the demo when the platform has no branch yet, or finish a demo seed that was
+    interrupted. Returns whether it seeded anything."""
     if settings.PRODUCTION:
         raise ImproperlyConfigured("The demo seed is refused in production.")
     with schema_context("public"):
-        if Hospital.objects.exclude(schema_name="public").exists():
+        existing = set(Hospital.objects.values_list("slug", flat=True))
+        missing = [spec for spec in DEMO_BRANCHES if spec["slug"] not in existing]
+        ours = {spec["slug"] for spec in DEMO_BRANCHES}
+        if not missing or (existing - ours):  # complete, or a platform with real branches
             return False
         _operator_ensure()
-    for spec in DEMO_BRANCHES:
+    for spec in missing:
         say(f"  onboarding the demo branch {spec['slug']}...")
         onboarded = hospital_onboard(
             group_name=DEMO_GROUP, admin_email=f"admin@{spec['slug']}.demo", admin_name="Alex Admin", **spec
@@ -103,8 +108,6 @@ def _users_ensure(slug: str) -> None:
         user.role = role
         user.set_password(DEMO_PASSWORD)
         user.save()
-        from django.contrib.auth.models import Group
-
         user.groups.set([Group.objects.get_or_create(name=role)[0]])
 
 

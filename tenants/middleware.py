@@ -8,6 +8,7 @@ from django.db import connection
 from django.http import HttpResponseNotFound, JsonResponse
 from django_tenants.middleware.main import TenantMainMiddleware
 
+from accounts.middleware import wants_json
 from tenants.models import Domain
 
 
@@ -36,6 +37,6 @@ class BranchMiddleware(TenantMainMiddleware):
 
     @staticmethod
     def _not_found(request):
-        if request.path.startswith("/api/"):
+        if wants_json(request):
             return JsonResponse({"detail": "No hospital branch at this address."}, status=404)
         return HttpResponseNotFound("No hospital branch at this address.", content_type="text/plain")

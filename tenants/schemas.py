@@ -1,22 +1,26 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from ninja import Schema
 from pydantic import Field
 
+from accounts.schemas import Text
+
 
 class HospitalIn(Schema):
-    group: str = Field(..., description="The hospital group; created if new.")
-    name: str
-    slug: str = Field(..., description="Host label and schema name: <slug>.<BASE_DOMAIN>.")
-    country: str = Field(..., description="ISO 3166 code, e.g. GB; the default for phone numbers.")
-    time_zone: str = Field(..., description="IANA name, e.g. Europe/London.")
-    admin_email: str
-    admin_name: str = ""
-    languages: list[str] = ["en"]
-    mrn_prefix: str = ""
-    address: str = ""
-    contact_phone: str = ""
-    contact_email: str = ""
+    group: Annotated[Text, Field(max_length=200, description="The hospital group; created if new.")]
+    name: Annotated[Text, Field(max_length=200)]
+    slug: Annotated[Text, Field(max_length=40, description="Host label and schema name: <slug>.<BASE_DOMAIN>.")]
+    country: Annotated[Text, Field(max_length=2, description="ISO 3166 code, e.g. GB; the default for phones.")]
+    time_zone: Annotated[Text, Field(max_length=64, description="IANA name, e.g. Europe/London.")]
+    admin_email: Annotated[Text, Field(max_length=150)]
+    admin_name: Annotated[Text, Field(max_length=200)] = ""
+    languages: Annotated[list[Annotated[Text, Field(max_length=10)]], Field(max_length=10)] = ["en"]
+    mrn_prefix: Annotated[Text, Field(max_length=8)] = ""
+    address: Annotated[Text, Field(max_length=2000)] = ""
+    contact_phone: Annotated[Text, Field(max_length=32)] = ""
+    contact_email: Annotated[Text, Field(max_length=254)] = ""
 
 
 class HospitalOut(Schema):

@@ -172,15 +172,18 @@ def _clone_template(schema: str, migrations: frozenset[tuple[str, str]]) -> None
 
 def branch_schema_create(schema: str) -> str:
     """Create ``schema`` for a new branch. Returns how: "clone" or "migrate"."""
-    with transaction.atomic():
-        schema_lock()
-        migrations = _template_migrations()
-        if migrations is not None:
-            _clone_template(schema, migrations)
-            return "clone"
-    logger.warning(
-        "branch template %s is missing or stale: replaying migrations for %s", template_schema_name(), schema
-    )
+    try:
+        with transaction.atomic():
+            schema_lock()
+            migrations = _template_migrations()
+            if migrations is not None:
+                _clone_template(schema, migrations)
+                return "clone"
+        logger.warning(
+            "branch template %s is missing or stale: replaying migrations for %s", template_schema_name(), schema
+        )
+    except (OSError, subprocess.SubprocessError) as exc:  # no pg_dump, or it failed: still onboard
+        logger.warning("could not copy the branch template (%s): replaying migrations for %s", exc, schema)
     branch_schema_create_by_migrations(schema)
     return "migrate"
 

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_tenants.utils import schema_context
+from django_tenants.utils import schema_context, schema_exists
 
 from accounts.links import set_password_link
 from accounts.models import Role, User
@@ -61,9 +61,44 @@ def schema_name_for(slug: str) -> str:
     return slug.replace("-", "_")
 
 
+def onboarding_normalise(
+    *, slug: str, country: str, languages: list[str] | None, mrn_prefix: str
+) -> tuple[str, str, list[str], str]:
+    slug = (slug or "").strip().lower()
+    mrn_prefix = (mrn_prefix or slug.replace("-", "")[:4]).strip().upper()
+    return slug, (country or "").strip().upper(), languages or ["en"], mrn_prefix
+
+
 def onboarding_validate(
-    *, name: str, slug: str, country: str, time_zone: str, languages: list[str], admin_email: str, mrn_prefix: str
+    *,
+    name: str,
+    slug: str,
+    country: str,
+    time_zone: str,
+    languages: list[str],
+    admin_email: str,
+    mrn_prefix: str,
+    group_name: str = "",
+    admin_name: str = "",
+    address: str = "",
+    contact_phone: str = "",
+    contact_email: str = "",
 ) -> None:
+    """Refuse bad input before anything is made (the command and the admin come here unchecked)."""
+    limits = {
+        "group": (group_name, 200),
+        "name": (name, 200),
+        "admin_name": (admin_name, 200),
+        "admin_email": (admin_email, 150),
+        "address": (address, 2000),
+        "contact_phone": (contact_phone, 32),
+        "contact_email": (contact_email, 254),
+    }
+    for field, (value, limit) in limits.items():
+        if len(value) > limit:
+            raise DomainError.invalid(field, _("At most %(limit)d characters.") % {"limit": limit})
+        if "\x00" in value:
+            raise DomainError.invalid(field, _("Remove the NUL character."))
     if not name.strip():
         raise DomainError.invalid("name", _("Give the branch a name."))
     if not SLUG_PATTERN.match(slug):
@@ -85,10 +120,13 @@ def onboarding_validate(
     from django.core.exceptions import ValidationError
     from django.core.validators import validate_email
 
-    try:
-        validate_email(admin_email)
-    except ValidationError as exc:
-        raise DomainError.invalid("admin_email", _("Enter a valid e-mail address.")) from exc
+    for field, email in (("admin_email", admin_email), ("contact_email", contact_email)):
+        if field == "contact_email" and not email:
+            continue
+        try:
+            validate_email(email)
+        except ValidationError as exc:
+            raise DomainError.invalid(field, _("Enter a valid e-mail address.")) from exc
 
 
 def hospital_onboard(
@@ -108,11 +146,15 @@ def hospital_onboard(
 ) -> OnboardedBranch:
     """Create a branch: its row and domain, its schema, its roles and first admin, then mark it
     ready. Any failure removes what was made: a branch is either ready or gone."""
-    slug = (slug or "").strip().lower()
-    country = (country or "").strip().upper()
-    languages = languages or ["en"]
-    mrn_prefix = (mrn_prefix or slug.replace("-", "")[:4]).upper()
+    slug, country, languages, mrn_prefix = onboarding_normalise(
+        slug=slug, country=country, languages=languages, mrn_prefix=mrn_prefix
+    )
     onboarding_validate(
+        group_name=group_name,
+        admin_name=admin_name,
+        address=address,
+        contact_phone=contact_phone,
+        contact_email=contact_email,
         name=name,
         slug=slug,
         country=country,
@@ -138,6 +180,7 @@ def hospital_onboard(
             domain_name=domain_name,
         )
         try:
+            _onboarding_lock(hospital.pk)
             method = schemas_db.branch_schema_create(hospital.schema_name)
             with schema_context(hospital.schema_name):
                 connection.set_tenant(hospital)
@@ -153,6 +196,8 @@ def hospital_onboard(
             logger.exception("onboarding %s failed; removing what was made", slug)
             branch_remove(hospital)
             raise
+        finally:
+            _onboarding_unlock(hospital.pk)
     logger.info("branch %s ready (%s)", slug, method)
     return OnboardedBranch(hospital=hospital, admin=admin, set_password_link=link, schema_method=method)
 
@@ -171,6 +216,10 @@ def _claim(*, group_name: str, domain_name: str, **fields) -> Hospital:
                 raise DomainError.conflict(_("That slug is taken."), field="slug")
             if Domain.objects.filter(domain=domain_name).exists():
                 raise DomainError.conflict(_("That host name is taken."), field="slug")
+            # A schema without a branch (left by hand, or by another tool) is never overwritten,
+            # and never dropped by a failed onboarding.
+            if schema_exists(schema):
+                raise DomainError.conflict(_("A schema of that name exists already."), field="slug")
             hospital = Hospital.objects.create(group=group, schema_name=schema, ready=False, **fields)
             Domain.objects.create(domain=domain_name, tenant=hospital, is_primary=True)
     except IntegrityError as exc:
@@ -189,12 +238,34 @@ def branch_remove(hospital: Hospital) -> None:
         Hospital.objects.filter(pk=hospital.pk).delete()
 
 
+# An onboarding holds this lock (with the branch's id) from its claim to its end; the reaper
+# skips a branch whose lock is held, so a slow onboarding is never removed from under itself.
+_ONBOARDING_LOCK_CLASS = 7306
+
+
+def _onboarding_lock(hospital_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [_ONBOARDING_LOCK_CLASS, hospital_id])
+
+
+def _onboarding_unlock(hospital_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_ONBOARDING_LOCK_CLASS, hospital_id])
+
+
 def branches_reap(*, older_than: timedelta = timedelta(minutes=10)) -> list[str]:
     """Remove branches left not ready by a crash. Returns their slugs."""
     cutoff = timezone.now() - older_than
+    removed = []
     with schema_context("public"):
-        stuck = list(Hospital.objects.filter(ready=False, created_at__lt=cutoff))
-        for hospital in stuck:
-            logger.warning("removing branch %s, left not ready since %s", hospital.slug, hospital.created_at)
-            branch_remove(hospital)
-    return [hospital.slug for hospital in stuck]
+        for hospital in Hospital.objects.filter(ready=False, created_at__lt=cutoff):
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [_ONBOARDING_LOCK_CLASS, hospital.pk])
+                    if not cursor.fetchone()[0]:
+                        logger.info("branch %s is still being onboarded; left alone", hospital.slug)
+                        continue
+                logger.warning("removing branch %s, left not ready since %s", hospital.slug, hospital.created_at)
+                branch_remove(hospital)
+                removed.append(hospital.slug)
+    return removed

@@ -100,7 +100,7 @@ class Branch:
         client = Client(HTTP_HOST=self.host)
         if user is not None:
             with schema_context(self.schema):
-                client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+                client.force_login(user, backend="accounts.backends.UsernameOrEmailBackend")
         return client
 
     def token(self, user: User) -> str:

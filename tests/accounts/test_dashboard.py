@@ -18,6 +18,14 @@ def _nav(response) -> str:
     return html[html.index('id="main-nav"') : html.index("</ul>", html.index('id="main-nav"'))]
 
 
+def test_sign_in_with_the_e_mail_in_other_capitals(stmarys):
+    response = Client(HTTP_HOST=stmarys.host).post(
+        "/accounts/login/", {"username": "Doctor@STMARYS.test", "password": PASSWORD}
+    )
+
+    assert response.status_code == 302
+
+
 def test_sign_in_lands_on_home_with_the_roles_navigation(stmarys):
     client = Client(HTTP_HOST=stmarys.host, REMOTE_ADDR="10.9.9.9")
 
@@ -161,15 +169,38 @@ def test_deactivation_ends_the_colleagues_session_at_once(stmarys):
         assert SecurityEvent.objects.filter(kind=SecurityEvent.Kind.DEACTIVATED, user=doctor, actor=admin).exists()
 
 
-def test_staff_routes_refuse_another_branchs_user_ids(stmarys, riverside):
-    # riverside's admin posting stmarys' ids changes only riverside's own people
+def test_an_id_names_a_person_of_the_branch_it_is_used_in(stmarys, riverside):
+    # ids repeat across branches: riverside's admin using the id of stmarys' doctor reaches
+    # riverside's own doctor, never stmarys'
     admin = riverside.user(Role.HOSPITAL_ADMIN)
     stmarys_doctor = stmarys.user(Role.DOCTOR)
+    assert riverside.user(Role.DOCTOR).pk == stmarys_doctor.pk
 
-    riverside.client(admin).post(f"/staff/{stmarys_doctor.pk}/active/", {"active": "0"})
+    response = riverside.client(admin).post(f"/staff/{stmarys_doctor.pk}/active/", {"active": "0"})
 
+    assert response.status_code == 302
     with schema_context(stmarys.schema):
         assert User.objects.get(pk=stmarys_doctor.pk).is_active
+    with schema_context(riverside.schema):
+        assert not User.objects.get(pk=stmarys_doctor.pk).is_active
+
+
+def test_a_patients_password_link_does_not_open_the_dashboard(stmarys):
+    from django.db import connection
+
+    from accounts.links import set_password_link
+
+    patient = stmarys.user(Role.PATIENT)
+    with schema_context(stmarys.schema):
+        connection.set_tenant(stmarys.hospital)
+        path = set_password_link(patient).split(":8000", 1)[1]
+    client = Client(HTTP_HOST=stmarys.host)
+
+    response = client.post(path, {"new_password1": "a-long-new-passphrase", "new_password2": "a-long-new-passphrase"})
+
+    assert response.status_code == 200
+    assert "Sign in with it in the patient app" in response.content.decode()
+    assert client.get("/").status_code == 302
 
 
 def test_idle_session_ends_and_says_why(stmarys, settings):

@@ -52,9 +52,52 @@ def test_the_same_user_from_another_address_can_still_sign_in(stmarys):
 
 
 def test_a_lockout_in_one_branch_does_not_lock_another(stmarys, riverside):
+    # given the very same username in both branches
+    from accounts.models import Role, User
+
+    with schema_context(riverside.schema):
+        User.objects.create_user(username="doctor@stmarys.test", password=PASSWORD, role=Role.DOCTOR)
     _lock(stmarys, "doctor@stmarys.test", "10.1.1.1")
 
-    assert _attempt(riverside, "doctor@riverside.test", PASSWORD, "10.1.1.1").status_code == 200
+    assert _attempt(riverside, "doctor@stmarys.test", PASSWORD, "10.1.1.1").status_code == 200
+
+
+def test_capitals_do_not_make_a_new_username_for_the_counter(stmarys):
+    _lock(stmarys, "Doctor@StMarys.test", "10.1.1.1")
+
+    assert _attempt(stmarys, "doctor@stmarys.test", PASSWORD, "10.1.1.1").status_code == 429
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_the_clients(stmarys, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+
+    def attempt(password, forwarded):
+        return Client(HTTP_HOST=stmarys.host, REMOTE_ADDR="10.0.0.9", HTTP_X_FORWARDED_FOR=forwarded).post(
+            "/api/auth/token/",
+            {"username": "doctor@stmarys.test", "password": password},
+            content_type="application/json",
+        )
+
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        attempt("wrong-password", "6.6.6.6, 192.0.2.10")
+
+    # a forged left-hand entry changes nothing: the proxy's own entry is what counts
+    assert attempt(PASSWORD, "7.7.7.7, 192.0.2.10").status_code == 429
+    # another desk behind the same proxy is someone else
+    assert attempt(PASSWORD, "192.0.2.11").status_code == 200
+    with schema_context(stmarys.schema):
+        assert SecurityEvent.objects.filter(kind=SecurityEvent.Kind.LOGIN, address="192.0.2.11").exists()
+
+
+def test_without_a_trusted_proxy_the_forwarded_header_is_ignored(stmarys):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        Client(HTTP_HOST=stmarys.host, REMOTE_ADDR="10.0.0.9", HTTP_X_FORWARDED_FOR="6.6.6.6").post(
+            "/api/auth/token/",
+            {"username": "doctor@stmarys.test", "password": "wrong"},
+            content_type="application/json",
+        )
+
+    assert _attempt(stmarys, "doctor@stmarys.test", PASSWORD, "10.0.0.9").status_code == 429
 
 
 def test_dashboard_lockout_is_a_page_not_json(stmarys):

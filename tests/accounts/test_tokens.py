@@ -115,3 +115,23 @@ def test_missing_or_garbage_token_is_401_json(stmarys):
     response = client.get("/api/auth/me/", HTTP_AUTHORIZATION="Bearer nonsense")
     assert response.status_code == 401
     assert "detail" in response.json()
+
+
+def test_sign_in_with_the_e_mail_in_any_capitals(stmarys):
+    assert _obtain(stmarys, "  Doctor@StMarys.TEST ").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"username": "doctor\x00@stmarys.test", "password": PASSWORD},
+        {"username": "d" * 151, "password": PASSWORD},
+        {"username": "", "password": PASSWORD},
+        {"username": "doctor@stmarys.test", "password": "pass\x00word"},
+    ],
+)
+def test_malformed_credentials_are_a_422_not_a_500(stmarys, payload):
+    response = Client(HTTP_HOST=stmarys.host).post("/api/auth/token/", payload, content_type="application/json")
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] in {"username", "password"}

@@ -142,13 +142,15 @@ def test_two_onboardings_of_one_slug_at_once_make_one_branch(onboarded):
     assert Hospital.objects.filter(slug="northside", ready=True).count() == 1
 
 
-def test_a_failure_midway_leaves_nothing_behind(committed, monkeypatch):
+@pytest.mark.parametrize("step", ["roles_ensure", "set_password_link"])
+def test_a_failure_midway_leaves_nothing_behind(committed, monkeypatch, step):
+    # set_password_link fails after the admin and the invitation were written and committed
     before = _platform_state()
 
-    def broken_roles():
+    def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services, "roles_ensure", broken_roles)
+    monkeypatch.setattr(services, step, broken)
     with pytest.raises(RuntimeError, match="disk full"):
         hospital_onboard(group_name="G", **{k: v for k, v in VALID.items() if k != "group"})
 
@@ -271,6 +273,59 @@ def test_platform_api_onboards_a_branch(operator_api):
     assert {"stmarys", "riverside", "apiside"} <= {h["slug"] for h in listed}
 
 
+def test_an_existing_schema_is_never_overwritten(db):
+    # given a schema with data of its own and no branch row
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE SCHEMA orphan")
+        cursor.execute("CREATE TABLE orphan.keep (note text)")
+        cursor.execute("INSERT INTO orphan.keep VALUES ('precious')")
+
+    with pytest.raises(DomainError) as refused:
+        hospital_onboard(group_name="G", **{**{k: v for k, v in VALID.items() if k != "group"}, "slug": "orphan"})
+
+    assert refused.value.kind == "conflict"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT note FROM orphan.keep")
+        assert cursor.fetchall() == [("precious",)]
+
+
+def test_the_reaper_leaves_an_onboarding_in_progress_alone(committed):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tenants.models import HospitalGroup
+
+    group = HospitalGroup.objects.create(name="Slow")
+    committed.cleanup(group.delete)
+    hospital = Hospital.objects.create(
+        group=group,
+        schema_name="slowpoke",
+        slug="slowpoke",
+        name="S",
+        country="GB",
+        time_zone="UTC",
+        mrn_prefix="S",
+        ready=False,
+    )
+    committed.cleanup(lambda: branch_remove(hospital))
+    Hospital.objects.filter(pk=hospital.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    services._onboarding_lock(hospital.pk)  # held by this connection, as hospital_onboard holds it
+    reaped = []
+
+    def reap_elsewhere():
+        reaped.extend(branches_reap())
+        connection.close()
+
+    thread = threading.Thread(target=reap_elsewhere)
+    thread.start()
+    thread.join()
+    services._onboarding_unlock(hospital.pk)
+
+    assert "slowpoke" not in reaped
+    assert Hospital.objects.filter(slug="slowpoke").exists()
+
+
 BAD_INPUT = [
     ({"slug": "Bad_Slug"}, 422, "slug"),
     ({"slug": "-dash"}, 422, "slug"),
@@ -286,6 +341,12 @@ BAD_INPUT = [
     ({"admin_email": "not-an-email"}, 422, "admin_email"),
     ({"languages": ["xx"]}, 422, "languages"),
     ({"name": "  "}, 422, "name"),
+    ({"name": "n" * 201}, 422, "name"),
+    ({"name": "St\x00Mary"}, 422, "name"),
+    ({"admin_email": "a" * 140 + "@northside.test"}, 422, "admin_email"),
+    ({"contact_email": "reception at northside"}, 422, "contact_email"),
+    ({"contact_phone": "0" * 40}, 422, "contact_phone"),
+    ({"mrn_prefix": "ab-1"}, 422, "mrn_prefix"),
 ]
 
 
@@ -342,7 +403,7 @@ def test_platform_admin_onboards_through_the_same_service(committed):
     committed.cleanup(lambda: branch_remove(Hospital.objects.get(slug="adminside")))
     group = HospitalGroup.objects.get_or_create(name="Test Group")[0]
     client = Client(HTTP_HOST="localhost")
-    client.force_login(operator, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(operator, backend="accounts.backends.UsernameOrEmailBackend")
 
     response = client.post(
         "/admin/tenants/hospital/add/",
@@ -372,7 +433,7 @@ def test_platform_admin_shows_bad_input_next_to_the_field(db):
         operator = User.objects.create_superuser(username="root-op", password="x", email="op@platform.test")
         group = HospitalGroup.objects.get_or_create(name="Test Group")[0]
     client = Client(HTTP_HOST="localhost")
-    client.force_login(operator, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(operator, backend="accounts.backends.UsernameOrEmailBackend")
     before = _platform_state()
 
     response = client.post(

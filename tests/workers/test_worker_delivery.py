@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from django.test import Client
@@ -12,6 +11,7 @@ from django_tenants.utils import schema_context
 from accounts.models import Role, User
 from accounts.services import staff_invite
 from workers.celery import app
+from workers.models import OutboxMessage
 
 pytestmark = pytest.mark.worker
 
@@ -45,15 +45,15 @@ def test_password_reset_mail_arrives_and_its_link_sets_a_new_password(committed,
     assert signed_in.status_code == 302
 
 
-def test_an_unknown_address_gets_the_same_answer_and_no_mail(committed, celery_worker):
+def test_an_unknown_address_gets_the_same_answer_and_no_mail(committed):
     riverside = committed.branch("riverside")
+    queued_before = OutboxMessage.objects.count()
 
     response = Client(HTTP_HOST=riverside.host).post("/accounts/password-reset/", {"email": "nobody@riverside.test"})
 
     assert response.status_code == 200
     assert "a link to set a new password is on its way" in response.content.decode()
-    time.sleep(1)
-    assert not any("nobody@riverside.test" in mail for mail in celery_worker.mails())
+    assert OutboxMessage.objects.count() == queued_before
 
 
 def test_invite_mail_goes_through_the_worker(committed, celery_worker):

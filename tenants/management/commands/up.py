@@ -36,6 +36,8 @@ class Command(BaseCommand):
         self._stopping = False
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
+        # Links in e-mails and the printed ones name the port the platform is really on.
+        settings.SITE_PORT = str(port)
         try:
             self._prepare(no_demo)
             self._start_children(port)
@@ -74,6 +76,7 @@ class Command(BaseCommand):
         env["DATABASE_URL"] = settings.DATABASE_URL
         env["REDIS_URL"] = settings.REDIS_URL
         env["HOSPITAL_ENV"] = settings.HOSPITAL_ENV
+        env["SITE_PORT"] = settings.SITE_PORT
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 

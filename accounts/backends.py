@@ -1,0 +1,40 @@
+"""Sign-in by username or e-mail, whatever the capitals."""
+
+from __future__ import annotations
+
+from django.contrib.auth.backends import ModelBackend
+from django.db.models import Case, IntegerField, Q, Value, When
+
+from accounts.models import User
+
+
+def normalise_username(username: str | None) -> str:
+    return (username or "").strip().lower()
+
+
+def lockout_username(request, credentials: dict | None) -> str:
+    """The name django-axes counts failures under: "Doctor@X" and "doctor@x" are one account."""
+    username = (credentials or {}).get("username")
+    if username is None and request is not None:
+        username = request.POST.get("username")
+    return normalise_username(username)
+
+
+class UsernameOrEmailBackend(ModelBackend):
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        name = normalise_username(username)
+        if not name or password is None:
+            return None
+        user = (
+            User.objects.filter(Q(username__iexact=name) | Q(email__iexact=name))
+            # A username match wins over an e-mail match.
+            .order_by(Case(When(username__iexact=name, then=Value(0)), default=Value(1), output_field=IntegerField()))
+            .first()
+        )
+        if user is None:
+            # Spend the time a wrong password would, so that timing says nothing about who exists.
+            User().set_password(password)
+            return None
+        if user.check_password(password) and self.user_can_authenticate(user):
+            return user
+        return None
