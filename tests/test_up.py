@@ -14,14 +14,14 @@ import httpx
 import pytest
 from django.conf import settings
 
-from config.embedded import _free_port
+from config.embedded import free_port
 
 pytestmark = pytest.mark.slow
 
 
 class Up:
     def __init__(self, local_dir: Path, env: dict[str, str] | None = None):
-        self.port = _free_port()
+        self.port = free_port()
         self.output: list[str] = []
         child_env = {
             k: v

@@ -10,13 +10,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
-from config.embedded import _free_port, _port_open
+from config.embedded import free_port, wait_for_port
 from tests.conftest import worker_env
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -47,11 +46,11 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _serve(django_db_blocker, tmp_path_factory, extra_env: dict[str, str]):
-    port = _free_port()
+    port = free_port()
     with django_db_blocker.unblock():
         env = worker_env({"SITE_PORT": str(port), **extra_env})
     log = tmp_path_factory.mktemp("web") / "web.log"
-    with open(log, "w") as handle:
+    with open(log, "wb") as handle:
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -72,11 +71,7 @@ def _serve(django_db_blocker, tmp_path_factory, extra_env: dict[str, str]):
             stdout=handle,
             stderr=subprocess.STDOUT,
         )
-    deadline = time.monotonic() + 60
-    while not _port_open(port):
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the web server did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.1)
+    wait_for_port(port, process, log, "the web server")
     yield port
     process.terminate()
     process.wait(timeout=20)

@@ -17,6 +17,7 @@ from core.errors import DomainError
 from tenants import services
 from tenants.models import Domain, Hospital
 from tenants.services import branch_remove, branches_reap, hospital_onboard
+from tests.factories import HalfMadeHospitalFactory
 from workers.models import OutboxMessage
 
 VALID = {
@@ -165,21 +166,8 @@ def test_the_reaper_removes_branches_left_half_made(committed):
 
     from django.utils import timezone
 
-    from tenants.models import HospitalGroup
-
-    group = HospitalGroup.objects.create(name="Crashed")
-    committed.cleanup(group.delete)
-    hospital = Hospital.objects.create(
-        group=group,
-        schema_name="crashed",
-        slug="crashed",
-        name="C",
-        country="GB",
-        time_zone="UTC",
-        mrn_prefix="C",
-        ready=False,
-    )
-    Domain.objects.create(domain="crashed.localhost", tenant=hospital)
+    hospital = HalfMadeHospitalFactory(slug="crashed")
+    committed.cleanup(hospital.group.delete)
     Hospital.objects.filter(pk=hospital.pk).update(created_at=timezone.now() - timedelta(hours=1))
     with connection.cursor() as cursor:
         cursor.execute("CREATE SCHEMA crashed")
@@ -196,21 +184,9 @@ def test_the_reaper_removes_branches_left_half_made(committed):
 
 
 def test_a_branch_being_made_answers_404(committed):
-    from tenants.models import HospitalGroup
 
-    group = HospitalGroup.objects.create(name="Half")
-    hospital = Hospital.objects.create(
-        group=group,
-        schema_name="halfway",
-        slug="halfway",
-        name="H",
-        country="GB",
-        time_zone="UTC",
-        mrn_prefix="H",
-        ready=False,
-    )
-    Domain.objects.create(domain="halfway.localhost", tenant=hospital)
-    committed.cleanup(group.delete)
+    hospital = HalfMadeHospitalFactory(slug="halfway")
+    committed.cleanup(hospital.group.delete)
     committed.cleanup(lambda: branch_remove(hospital))
 
     assert Client(HTTP_HOST="halfway.localhost").get("/api/openapi.json").status_code == 404
@@ -294,20 +270,8 @@ def test_the_reaper_leaves_an_onboarding_in_progress_alone(committed):
 
     from django.utils import timezone
 
-    from tenants.models import HospitalGroup
-
-    group = HospitalGroup.objects.create(name="Slow")
-    committed.cleanup(group.delete)
-    hospital = Hospital.objects.create(
-        group=group,
-        schema_name="slowpoke",
-        slug="slowpoke",
-        name="S",
-        country="GB",
-        time_zone="UTC",
-        mrn_prefix="S",
-        ready=False,
-    )
+    hospital = HalfMadeHospitalFactory(slug="slowpoke")
+    committed.cleanup(hospital.group.delete)
     committed.cleanup(lambda: branch_remove(hospital))
     Hospital.objects.filter(pk=hospital.pk).update(created_at=timezone.now() - timedelta(hours=1))
     services._onboarding_lock(hospital.pk)  # held by this connection, as hospital_onboard holds it

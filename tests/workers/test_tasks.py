@@ -6,7 +6,7 @@ import pytest
 from django_tenants.utils import schema_context
 
 from accounts.tasks import purge_expired_tokens
-from tenants.models import Domain, Hospital, HospitalGroup
+from tests.factories import HalfMadeHospitalFactory
 from workers.base import WrongSchemaError
 from workers.tasks import branches_fan_out
 
@@ -23,18 +23,7 @@ def test_a_branch_task_runs_in_a_branch(stmarys):
 
 def test_fan_out_sends_one_staggered_task_to_each_ready_branch(stmarys, spare_redis):
     # given a branch still being made
-    group = HospitalGroup.objects.create(name="Half-made")
-    half = Hospital.objects.create(
-        group=group,
-        schema_name="halfmade",
-        slug="halfmade",
-        name="H",
-        country="GB",
-        time_zone="UTC",
-        mrn_prefix="H",
-        ready=False,
-    )
-    Domain.objects.create(domain="halfmade.localhost", tenant=half)
+    HalfMadeHospitalFactory()
 
     sent = branches_fan_out("accounts.purge_expired_tokens", spread_seconds=60, celery_app=spare_redis.celery_app())
 
