@@ -10,6 +10,7 @@ written to the template. A missing or stale template falls back to replaying mig
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -50,10 +51,12 @@ def applied_migrations(schema: str) -> set[tuple[str, str]]:
         return set(cursor.fetchall())
 
 
-def code_migrations() -> set[tuple[str, str]]:
-    """Every migration in the code. ``migrate`` records all of them in a branch schema (the
-    router only skips the operations of public-only apps), so a current schema has them all."""
-    return set(MigrationLoader(None, ignore_no_migrations=True).graph.nodes)
+@functools.cache
+def code_migrations() -> frozenset[tuple[str, str]]:
+    """Every migration in the code (which does not change while a process runs). ``migrate``
+    records all of them in a branch schema (the router only skips the operations of
+    public-only apps), so a current schema has them all."""
+    return frozenset(MigrationLoader(None, ignore_no_migrations=True).graph.nodes)
 
 
 def _template_migrations() -> frozenset[tuple[str, str]] | None:
