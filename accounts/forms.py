@@ -10,7 +10,10 @@ from accounts.models import STAFF_ROLES, Role
 class InviteForm(forms.Form):
     email = forms.EmailField(label=_("E-mail"), widget=forms.EmailInput(attrs={"autofocus": True}))
     full_name = forms.CharField(label=_("Full name"), max_length=200, required=False)
-    role = forms.ChoiceField(label=_("Role"), choices=[(r.value, r.label) for r in STAFF_ROLES])
+    # No default: an admin account is never given by overlooking a pre-filled field.
+    role = forms.ChoiceField(
+        label=_("Role"), choices=[("", _("Choose a role")), *((r.value, r.label) for r in STAFF_ROLES)]
+    )
 
 
 class RoleForm(forms.Form):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib import messages
@@ -8,7 +9,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.db import connection
 from django.http import JsonResponse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import ngettext
 
 # Requests that the page makes by itself (status polling) send this header; they neither keep
@@ -64,8 +65,8 @@ def wants_json(request) -> bool:
     return request.path.startswith("/api/")
 
 
-class UserLanguageMiddleware:
-    """The user's preferred language, else the branch's first language."""
+class BranchLocaleMiddleware:
+    """The user's preferred language, else the branch's first language; the branch's time zone."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -82,6 +83,11 @@ class UserLanguageMiddleware:
             language = settings.LANGUAGE_CODE
         translation.activate(language)
         request.LANGUAGE_CODE = language
+        branch_zone = getattr(connection.tenant, "time_zone", "")
+        if branch_zone:
+            timezone.activate(ZoneInfo(branch_zone))
+        else:
+            timezone.deactivate()
         response = self.get_response(request)
         response.setdefault("Content-Language", language)
         return response

@@ -269,3 +269,17 @@ def test_the_user_chooses_a_language(stmarys):
     client.post("/accounts/me/", {"language": "ar"})
 
     assert 'dir="rtl"' in client.get("/").content.decode()
+
+
+def test_the_security_log_shows_the_branchs_local_time(riverside):
+    from datetime import UTC, datetime
+
+    admin = riverside.user(Role.HOSPITAL_ADMIN)
+    with schema_context(riverside.schema):
+        event = SecurityEvent.objects.create(kind=SecurityEvent.Kind.LOGIN, username="someone")
+        SecurityEvent.objects.filter(pk=event.pk).update(at=datetime(2026, 1, 5, 12, 0, tzinfo=UTC))
+
+    html = riverside.client(admin).get("/security-log/").content.decode()
+
+    assert "2026-01-05 17:30:00" in html  # Asia/Kolkata is UTC+05:30
+    assert "times in Asia/Kolkata" in html
