@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from accounts.models import ApiToken, User
+from core.db import current_schema
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def _hash(token: str) -> str:
 
 
 def _new_token(*, user: User, kind: str, family: uuid.UUID, lifetime: timedelta) -> str:
-    text = f"{connection.schema_name}.{secrets.token_urlsafe(32)}"
+    text = f"{current_schema()}.{secrets.token_urlsafe(32)}"
     ApiToken.objects.create(
         key_hash=_hash(text), user=user, kind=kind, family=family, expires_at=timezone.now() + lifetime
     )
@@ -59,7 +59,7 @@ def tokens_issue(*, user: User, family: uuid.UUID | None = None) -> IssuedTokens
 def token_lookup(text: str, *, kind: str) -> ApiToken | None:
     """The live token row for ``text`` in this branch, or None."""
     schema, _, secret = text.partition(".")
-    if not secret or schema != connection.schema_name:
+    if not secret or schema != current_schema():
         return None
     token = (
         ApiToken.objects.select_related("user")

@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
@@ -23,6 +24,7 @@ from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django_tenants.utils import schema_exists
 
+from core.db import tenant_connection
 from core.postgres import pg_binary
 
 logger = logging.getLogger(__name__)
@@ -84,7 +86,7 @@ def template_migrate(verbosity: int = 1) -> None:
         with connection.cursor() as cursor:
             cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
     call_command("migrate_schemas", tenant=True, schema_name=schema, interactive=False, verbosity=verbosity)
-    connection.set_schema_to_public()
+    tenant_connection().set_schema_to_public()
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ _snapshot: TemplateSnapshot | None = None
 
 def _take_snapshot(migrations: frozenset[tuple[str, str]]) -> TemplateSnapshot:
     template = template_schema_name()
-    db = settings.DATABASES["default"]
+    db: dict[str, Any] = settings.DATABASES["default"]
     env = {**os.environ, "PGPASSWORD": db.get("PASSWORD") or "", "PGCONNECT_TIMEOUT": "10"}
     sslmode = (db.get("OPTIONS") or {}).get("sslmode")
     if sslmode:
@@ -198,7 +200,7 @@ def branch_schema_create_by_migrations(schema: str) -> None:
         with connection.cursor() as cursor:
             cursor.execute(f"CREATE SCHEMA {quote(schema)}")
     call_command("migrate_schemas", tenant=True, schema_name=schema, interactive=False, verbosity=0)
-    connection.set_schema_to_public()
+    tenant_connection().set_schema_to_public()
 
 
 def branch_schema_drop(schema: str) -> None:

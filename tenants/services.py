@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import phonenumbers
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,6 +20,7 @@ from django_tenants.utils import schema_context, schema_exists
 from accounts.links import set_password_link
 from accounts.models import Role, User
 from accounts.services import roles_ensure, staff_invite
+from core.db import tenant_connection
 from core.errors import DomainError
 from tenants import schemas_db
 from tenants.models import Domain, Hospital, HospitalGroup
@@ -117,7 +119,6 @@ def onboarding_validate(
             raise DomainError.invalid("languages", _("Unknown language: %(code)s.") % {"code": language})
     if not re.fullmatch(r"[A-Z0-9]{1,8}", mrn_prefix):
         raise DomainError.invalid("mrn_prefix", _("Use 1 to 8 capital letters or digits."))
-    from django.core.exceptions import ValidationError
     from django.core.validators import validate_email
 
     for field, email in (("admin_email", admin_email), ("contact_email", contact_email)):
@@ -183,7 +184,7 @@ def hospital_onboard(
             _onboarding_lock(hospital.pk)
             method = schemas_db.branch_schema_create(hospital.schema_name)
             with schema_context(hospital.schema_name):
-                connection.set_tenant(hospital)
+                tenant_connection().set_tenant(hospital)
                 with transaction.atomic():
                     roles_ensure()
                     admin = staff_invite(
@@ -222,7 +223,9 @@ def _claim(*, group_name: str, domain_name: str, **fields) -> Hospital:
                 raise DomainError.conflict(_("A schema of that name exists already."), field="slug")
             hospital = Hospital.objects.create(group=group, schema_name=schema, ready=False, **fields)
             Domain.objects.create(domain=domain_name, tenant=hospital, is_primary=True)
-    except IntegrityError as exc:
+    except (IntegrityError, ValidationError) as exc:
+        # The unique constraints, or django-tenants' own check of the schema name on save, when
+        # another onboarding of the same slug got there first.
         raise DomainError.conflict(_("That slug is taken."), field="slug") from exc
     return hospital
 

@@ -12,13 +12,14 @@ import logging
 from datetime import timedelta
 
 from celery import Celery
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 from redis import Redis, RedisError
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from core.db import current_schema
 from workers.celery import app
 from workers.models import OutboxMessage
 
@@ -30,7 +31,7 @@ MAX_BACKOFF = timedelta(minutes=1)
 def outbox_enqueue(task_name: str, **kwargs: object) -> OutboxMessage:
     """Record a task to run in the current branch once this transaction commits."""
     message = OutboxMessage.objects.create(
-        schema_name=connection.schema_name,
+        schema_name=current_schema(),
         task_name=task_name,
         kwargs=kwargs,
     )
@@ -52,7 +53,6 @@ def outbox_relay(*, ids: list[int] | None = None, limit: int = 200, celery_app: 
     crash between sending and committing sends a row twice: tasks are idempotent.
     """
     sent = 0
-    previous_schema = connection.schema_name
     with schema_context("public"), transaction.atomic():
         pending = OutboxMessage.objects.filter(sent_at__isnull=True, available_at__lte=timezone.now())
         if ids is not None:
@@ -61,20 +61,18 @@ def outbox_relay(*, ids: list[int] | None = None, limit: int = 200, celery_app: 
         if batch and not _broker_reachable(celery_app):
             _postpone(batch, ConnectionError("the broker does not answer"))
             return 0
-        for message in batch:
+        for position, message in enumerate(batch):
             try:
                 with schema_context(message.schema_name):
                     celery_app.send_task(
                         message.task_name, kwargs=message.kwargs, task_id=f"outbox-{message.pk}", retry=False
                     )
             except Exception as exc:  # the broker is down: keep this and the rest for later
-                _postpone(batch[batch.index(message) :], exc)
+                _postpone(batch[position:], exc)
                 break
             message.sent_at = timezone.now()
             message.save(update_fields=["sent_at"])
             sent += 1
-    if connection.schema_name != previous_schema:  # pragma: no cover - schema_context restores it
-        logger.warning("outbox relay left the connection in %s", connection.schema_name)
     return sent
 
 
