@@ -12,6 +12,7 @@ from datetime import timedelta
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -119,7 +120,6 @@ def onboarding_validate(
             raise DomainError.invalid("languages", _("Unknown language: %(code)s.") % {"code": language})
     if not re.fullmatch(r"[A-Z0-9]{1,8}", mrn_prefix):
         raise DomainError.invalid("mrn_prefix", _("Use 1 to 8 capital letters or digits."))
-    from django.core.validators import validate_email
 
     for field, email in (("admin_email", admin_email), ("contact_email", contact_email)):
         if field == "contact_email" and not email:
