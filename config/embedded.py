@@ -269,6 +269,18 @@ def _start_redis(data: Path) -> int:
 # --- stopping -----------------------------------------------------------------------------------
 
 
+def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+    """Ask a child to stop; kill it if it has not within ``timeout`` seconds."""
+    if process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def started_here() -> bool:
     return bool(_started)
 
@@ -283,12 +295,7 @@ def stop_started() -> None:
             continue
         _say(f"stopping {name}")
         # SIGINT is PostgreSQL's "fast" shutdown; Valkey treats it as a clean shutdown.
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, signal.SIGINT, timeout=30)
 
 
 atexit.register(stop_started)

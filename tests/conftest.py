@@ -8,7 +8,6 @@ committed data (a real worker, a real browser) make it through ``committed`` and
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from django_tenants.utils import schema_context
 
 from accounts.models import Role, User
 from accounts.tokens import tokens_issue
+from config.embedded import stop_process
 from tenants.models import Hospital
 
 PASSWORD = "correct-horse-battery-staple"
@@ -226,11 +226,7 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory) -> Worke
     )
     _wait_for_worker(process, Path(log.name))
     yield Worker(mail_dir=mail_dir, process=process)
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop_process(process)
     log.close()
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from config.embedded import free_port, wait_for_port
+from config.embedded import free_port, stop_process, wait_for_port
 from tests.conftest import worker_env
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -73,8 +73,7 @@ def _serve(django_db_blocker, tmp_path_factory, extra_env: dict[str, str]):
         )
     wait_for_port(port, process, log, "the web server")
     yield port
-    process.terminate()
-    process.wait(timeout=20)
+    stop_process(process)
 
 
 @pytest.fixture(scope="session")

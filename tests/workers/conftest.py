@@ -9,7 +9,7 @@ from django.conf import settings
 from redis import Redis
 from tenant_schemas_celery.app import CeleryApp
 
-from config.embedded import free_port, valkey_process
+from config.embedded import free_port, stop_process, valkey_process
 
 
 class SpareRedis:
@@ -28,9 +28,8 @@ class SpareRedis:
         self.process = valkey_process(self.directory, self.port)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
+        if self.process is not None:
+            stop_process(self.process)
 
     def queued(self, queue: str = "default") -> list[dict]:
         raw = Redis.from_url(self.url).lrange(queue, 0, -1)

@@ -175,6 +175,7 @@ class Command(BaseCommand):
             if process.poll() is None:
                 self._say(f"Stopping {name}...")
                 process.terminate()
+        # All were asked at once (so they stop in parallel); now wait for each, killing stragglers.
         for _name, process in self._children:
             try:
                 process.wait(timeout=20)
