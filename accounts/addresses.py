@@ -15,8 +15,14 @@ from django.http import HttpRequest
 
 
 def _valid(address: str) -> str | None:
+    address = address.strip()
+    # Some proxies append the port: "203.0.113.7:51234", "[2001:db8::1]:443".
+    if address.startswith("["):
+        address = address[1:].split("]", 1)[0]
+    elif address.count(":") == 1:
+        address = address.split(":", 1)[0]
     try:
-        return str(ipaddress.ip_address(address.strip()))
+        return str(ipaddress.ip_address(address))
     except ValueError:
         return None
 

@@ -13,11 +13,23 @@ def normalise_username(username: str | None) -> str:
 
 
 def lockout_username(request, credentials: dict | None) -> str:
-    """The name django-axes counts failures under: "Doctor@X" and "doctor@x" are one account."""
+    """The name django-axes counts failures under: one per account, whether it was typed as the
+    username or the e-mail, in any capitals."""
     username = (credentials or {}).get("username")
     if username is None and request is not None:
         username = request.POST.get("username")
-    return normalise_username(username)
+    name = normalise_username(username)
+    user = _find(name) if name else None
+    return user.username.lower() if user is not None else name
+
+
+def _find(name: str) -> User | None:
+    return (
+        User.objects.filter(Q(username__iexact=name) | Q(email__iexact=name))
+        # A username match wins over an e-mail match.
+        .order_by(Case(When(username__iexact=name, then=Value(0)), default=Value(1), output_field=IntegerField()))
+        .first()
+    )
 
 
 class UsernameOrEmailBackend(ModelBackend):
@@ -25,12 +37,7 @@ class UsernameOrEmailBackend(ModelBackend):
         name = normalise_username(username)
         if not name or password is None:
             return None
-        user = (
-            User.objects.filter(Q(username__iexact=name) | Q(email__iexact=name))
-            # A username match wins over an e-mail match.
-            .order_by(Case(When(username__iexact=name, then=Value(0)), default=Value(1), output_field=IntegerField()))
-            .first()
-        )
+        user = _find(name)
         if user is None:
             # Spend the time a wrong password would, so that timing says nothing about who exists.
             User().set_password(password)

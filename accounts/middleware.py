@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import time
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.contrib import messages
@@ -42,11 +42,11 @@ class IdleTimeoutMiddleware:
                 minutes,
             ) % {"minutes": minutes}
             login_url = "/admin/login/" if connection.schema_name == "public" else settings.LOGIN_URL
+            messages.info(request, message)  # shown on the sign-in page, whichever way the user gets there
             if wants_json(request) or request.headers.get(BACKGROUND_HEADER) or request.headers.get("HX-Request"):
                 response = JsonResponse({"detail": message}, status=401)
                 response["HX-Redirect"] = login_url
                 return response
-            messages.info(request, message)
             return redirect_to_login(request.get_full_path(), login_url)
         if self._is_activity(request) and (now - last >= _ACTIVITY_RESOLUTION or _ACTIVITY_KEY not in request.session):
             request.session[_ACTIVITY_KEY] = now
@@ -83,10 +83,9 @@ class BranchLocaleMiddleware:
             language = settings.LANGUAGE_CODE
         translation.activate(language)
         request.LANGUAGE_CODE = language
-        branch_zone = getattr(connection.tenant, "time_zone", "")
-        if branch_zone:
-            timezone.activate(ZoneInfo(branch_zone))
-        else:
+        try:
+            timezone.activate(ZoneInfo(getattr(connection.tenant, "time_zone", "") or "UTC"))
+        except (ZoneInfoNotFoundError, ValueError):  # a mistyped zone must not take the branch down
             timezone.deactivate()
         response = self.get_response(request)
         response.setdefault("Content-Language", language)

@@ -6,14 +6,19 @@ from ninja import Schema
 from pydantic import AfterValidator, Field
 
 
-def _no_nul(value: str) -> str:
-    # PostgreSQL cannot store NUL: refuse it here rather than fail in the database.
+def _storable(value: str) -> str:
+    # PostgreSQL cannot store NUL, and a lone surrogate cannot be encoded at all: refuse both
+    # here (422) rather than fail in the database (500).
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid Unicode text") from exc
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_nul)]
+Text = Annotated[str, AfterValidator(_storable)]
 
 
 class TokenIn(Schema):

@@ -66,7 +66,7 @@ def staff_invite(
 def staff_change_role(*, user: User, role: str, changed_by: User, request: HttpRequest | None = None) -> User:
     if role not in STAFF_ROLES or user.role not in STAFF_ROLES:
         raise DomainError.invalid("role", _("Choose hospital admin, doctor or receptionist."))
-    user = _lock_with_admins(user)
+    user = _lock_with_admins(user, acting=changed_by)
     if user.role == role:
         return user
     if user.role == Role.HOSPITAL_ADMIN:
@@ -86,16 +86,19 @@ def staff_change_role(*, user: User, role: str, changed_by: User, request: HttpR
     return user
 
 
-def _lock_with_admins(user: User) -> User:
-    """Lock the user and every active admin, in one statement and in id order: two admins
-    demoting each other at once then wait for each other instead of deadlocking, and the
-    second sees that the first is no longer an admin."""
+def _lock_with_admins(user: User, *, acting: User) -> User:
+    """Lock the user, the acting admin and every active admin, in one statement and in id
+    order: two admins demoting each other at once wait for each other instead of deadlocking,
+    and the second finds that it is no longer an admin."""
     locked = {
         u.pk: u
         for u in User.objects.select_for_update()
-        .filter(Q(pk=user.pk) | Q(role=Role.HOSPITAL_ADMIN, is_active=True))
+        .filter(Q(pk__in=[user.pk, acting.pk]) | Q(role=Role.HOSPITAL_ADMIN, is_active=True))
         .order_by("pk")
     }
+    actor = locked.get(acting.pk)
+    if actor is None or actor.role != Role.HOSPITAL_ADMIN or not actor.is_active:
+        raise DomainError.forbidden(_("Only an active hospital admin can do this."))
     return locked[user.pk]
 
 
@@ -109,7 +112,7 @@ def _ensure_another_admin(user: User) -> None:
 def staff_deactivate(*, user: User, deactivated_by: User, request: HttpRequest | None = None) -> User:
     """End the account at once: its sessions stop authenticating (inactive users are refused on
     every request) and its API tokens are deleted."""
-    user = _lock_with_admins(user)
+    user = _lock_with_admins(user, acting=deactivated_by)
     if user.pk == deactivated_by.pk:
         raise DomainError.conflict(_("You cannot deactivate your own account."))
     if user.role == Role.HOSPITAL_ADMIN:

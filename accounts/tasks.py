@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import logging
-from smtplib import SMTPException
+from smtplib import SMTPConnectError, SMTPResponseException, SMTPServerDisconnected
 
 from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore
@@ -18,6 +18,10 @@ from workers.celery import app
 logger = logging.getLogger(__name__)
 
 
+class MailServerBusy(Exception):
+    """A temporary (4xx) refusal: worth another try later."""
+
+
 def _language_for(user: User) -> str:
     return user.preferred_language or getattr(connection.tenant, "default_language", settings.LANGUAGE_CODE)
 
@@ -31,12 +35,18 @@ def _send_link_mail(user_id: int, template: str) -> None:
         context = {"user": user, "link": set_password_link(user), "branch": connection.tenant.name}
         subject = render_to_string(f"email/{template}_subject.txt", context).strip()
         body = render_to_string(f"email/{template}.txt", context)
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
+    except SMTPResponseException as exc:
+        if 400 <= exc.smtp_code < 500:
+            raise MailServerBusy(str(exc)) from exc
+        raise
 
 
-# A mail server that is down now will be up later: retry for hours rather than lose the mail.
+# A mail server that is down or busy now will be up later: retry for hours rather than lose the
+# mail. A permanent refusal (5xx, e.g. an unknown recipient) is not retried.
 MAIL_RETRY = {
-    "autoretry_for": (SMTPException, OSError),
+    "autoretry_for": (OSError, SMTPServerDisconnected, SMTPConnectError, MailServerBusy),
     "retry_backoff": 30,
     "retry_backoff_max": 30 * 60,
     "max_retries": 12,

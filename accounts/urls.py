@@ -8,6 +8,7 @@ urlpatterns = [
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", views.logout_view, name="logout"),
     path("accounts/keepalive/", views.keepalive, name="keepalive"),
+    path("accounts/session/", views.session_status, name="session_status"),
     path("accounts/password-reset/", views.password_reset, name="password_reset"),
     path("accounts/set-password/<uidb64>/<token>/", views.set_password, name="set_password"),
     path("accounts/me/", views.account, name="account"),

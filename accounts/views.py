@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login, logout
@@ -53,11 +55,9 @@ class LoginView(auth_views.LoginView):
 
     def form_invalid(self, form):
         if not getattr(self.request, "axes_locked_out", False):
+            typed = normalise_username(self.request.POST.get("username", "")).replace("\x00", "")
             security_event_record(
-                kind=SecurityEvent.Kind.LOGIN_FAILED,
-                request=self.request,
-                username=self.request.POST.get("username", "")[:150],
-                via="dashboard",
+                kind=SecurityEvent.Kind.LOGIN_FAILED, request=self.request, username=typed[:150], via="dashboard"
             )
         return super().form_invalid(form)
 
@@ -77,6 +77,14 @@ def keepalive(request):
     if not request.user.is_authenticated:
         return JsonResponse({"detail": _("Signed out.")}, status=401)
     return JsonResponse({"seconds_left": settings.SESSION_IDLE_MINUTES * 60})
+
+
+def session_status(request):
+    """How long the session has left, asked with X-Background so that asking renews nothing
+    (another tab may have renewed it; if not, the idle middleware has already ended it: 401)."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"detail": _("Signed out.")}, status=401)
+    return JsonResponse({"seconds_left": max(0, int(request.idle_expires_at - time.time()))})
 
 
 @staff_required

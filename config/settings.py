@@ -11,6 +11,7 @@ import sys
 import warnings
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -142,8 +143,11 @@ REDIS_URL = env.get("REDIS_URL") or embedded.redis_url(db=2 if HOSPITAL_ENV == "
 
 
 def _next_database(url: str) -> str:
-    base, _, db = url.rpartition("/")
-    return f"{base}/{int(db) + 1}" if db.isdigit() else f"{url.rstrip('/')}/1"
+    parts = urlsplit(url)
+    db = int(parts.path.strip("/") or 0)
+    if db >= 15:
+        raise ImproperlyConfigured(f"REDIS_URL uses database {db}: set CACHE_URL to a database for the cache")
+    return urlunsplit(parts._replace(path=f"/{db + 1}"))
 
 
 # The cache has a database of its own: clearing it must never touch queued tasks.

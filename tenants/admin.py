@@ -5,7 +5,12 @@ from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
 from tenants.models import Domain, Hospital, HospitalGroup
-from tenants.services import hospital_onboard, onboarding_validate
+from tenants.services import (
+    branch_settings_validate,
+    hospital_onboard,
+    onboarding_normalise,
+    onboarding_validate,
+)
 
 
 @admin.register(HospitalGroup)
@@ -23,15 +28,24 @@ class HospitalOnboardForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        slug, country, languages, mrn_prefix = onboarding_normalise(
+            slug=data.get("slug", ""),
+            country=data.get("country", ""),
+            languages=data.get("languages"),
+            mrn_prefix=data.get("mrn_prefix", ""),
+        )
         try:
             onboarding_validate(
                 name=data.get("name", ""),
-                slug=data.get("slug", ""),
-                country=(data.get("country") or "").upper(),
+                slug=slug,
+                country=country,
                 time_zone=data.get("time_zone", ""),
-                languages=data.get("languages") or ["en"],
+                languages=languages,
                 admin_email=data.get("admin_email", ""),
-                mrn_prefix=(data.get("mrn_prefix") or "X").upper(),
+                mrn_prefix=mrn_prefix,
+                address=data.get("address", ""),
+                contact_phone=data.get("contact_phone", ""),
+                contact_email=data.get("contact_email", ""),
             )
         except DomainError as exc:
             self.add_error(exc.field if exc.field in self.fields else None, exc.message)
@@ -53,6 +67,34 @@ class HospitalOnboardForm(forms.ModelForm):
         ]
 
 
+class HospitalChangeForm(forms.ModelForm):
+    class Meta:
+        model = Hospital
+        fields = [
+            "name",
+            "group",
+            "country",
+            "time_zone",
+            "languages",
+            "address",
+            "contact_phone",
+            "contact_email",
+            "mrn_prefix",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        try:
+            branch_settings_validate(
+                country=(data.get("country") or "").upper(),
+                time_zone=data.get("time_zone", ""),
+                languages=data.get("languages") or [],
+            )
+        except DomainError as exc:
+            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+        return data
+
+
 @admin.register(Hospital)
 class HospitalAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "group", "country", "ready", "created_at"]
@@ -61,8 +103,7 @@ class HospitalAdmin(admin.ModelAdmin):
     inlines = [DomainInline]
 
     def get_form(self, request, obj=None, **kwargs):
-        if obj is None:
-            kwargs["form"] = HospitalOnboardForm
+        kwargs["form"] = HospitalOnboardForm if obj is None else HospitalChangeForm
         return super().get_form(request, obj, **kwargs)
 
     def response_add(self, request, obj, post_url_continue=None):

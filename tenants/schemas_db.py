@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django_tenants.utils import schema_exists
 
@@ -175,11 +175,17 @@ def _clone_template(schema: str, migrations: frozenset[tuple[str, str]]) -> None
             )
 
 
+class SchemaExistsError(Exception):
+    """The schema exists already: it was not made here, and must not be dropped here."""
+
+
 def branch_schema_create(schema: str) -> str:
     """Create ``schema`` for a new branch. Returns how: "clone" or "migrate"."""
     try:
         with transaction.atomic():
             schema_lock()
+            if schema_exists(schema):
+                raise SchemaExistsError(schema)
             migrations = _template_migrations()
             if migrations is not None:
                 _clone_template(schema, migrations)
@@ -187,7 +193,10 @@ def branch_schema_create(schema: str) -> str:
         logger.warning(
             "branch template %s is missing or stale: replaying migrations for %s", template_schema_name(), schema
         )
-    except (OSError, subprocess.SubprocessError) as exc:  # no pg_dump, or it failed: still onboard
+    except SchemaExistsError:
+        raise
+    except (OSError, subprocess.SubprocessError, DatabaseError) as exc:
+        # No pg_dump, a pg_dump of another major version, DDL the server refused: still onboard.
         logger.warning("could not copy the branch template (%s): replaying migrations for %s", exc, schema)
     branch_schema_create_by_migrations(schema)
     return "migrate"

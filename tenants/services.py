@@ -64,6 +64,18 @@ def schema_name_for(slug: str) -> str:
     return slug.replace("-", "_")
 
 
+def branch_settings_validate(*, country: str, time_zone: str, languages: list[str]) -> None:
+    """What a branch's country, time zone and languages may be (at onboarding and on change)."""
+    if country.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise DomainError.invalid("country", _("Unknown country code; use ISO 3166, such as GB or IN."))
+    if time_zone not in _time_zones():
+        raise DomainError.invalid("time_zone", _("Unknown time zone; use a name such as Europe/London."))
+    known_languages = dict(settings.LANGUAGES)
+    for language in languages:
+        if language not in known_languages:
+            raise DomainError.invalid("languages", _("Unknown language: %(code)s.") % {"code": language})
+
+
 def onboarding_normalise(
     *, slug: str, country: str, languages: list[str] | None, mrn_prefix: str
 ) -> tuple[str, str, list[str], str]:
@@ -110,14 +122,7 @@ def onboarding_validate(
         )
     if slug in RESERVED_SLUGS or slug.startswith("pg-") or schema_name_for(slug) == settings.TENANT_TEMPLATE_SCHEMA:
         raise DomainError.invalid("slug", _("That name is reserved; choose another."), code="reserved")
-    if country.upper() not in phonenumbers.SUPPORTED_REGIONS:
-        raise DomainError.invalid("country", _("Unknown country code; use ISO 3166, such as GB or IN."))
-    if time_zone not in _time_zones():
-        raise DomainError.invalid("time_zone", _("Unknown time zone; use a name such as Europe/London."))
-    known_languages = dict(settings.LANGUAGES)
-    for language in languages:
-        if language not in known_languages:
-            raise DomainError.invalid("languages", _("Unknown language: %(code)s.") % {"code": language})
+    branch_settings_validate(country=country, time_zone=time_zone, languages=languages)
     if not re.fullmatch(r"[A-Z0-9]{1,8}", mrn_prefix):
         raise DomainError.invalid("mrn_prefix", _("Use 1 to 8 capital letters or digits."))
 
@@ -193,6 +198,9 @@ def hospital_onboard(
                 link = set_password_link(admin)
             Hospital.objects.filter(pk=hospital.pk).update(ready=True)
             hospital.ready = True
+        except schemas_db.SchemaExistsError as exc:  # made by someone else since the claim: not ours to drop
+            branch_remove(hospital, drop_schema=False)
+            raise DomainError.conflict(_("A schema of that name exists already."), field="slug") from exc
         except BaseException:
             logger.exception("onboarding %s failed; removing what was made", slug)
             branch_remove(hospital)
@@ -230,10 +238,11 @@ def _claim(*, group_name: str, domain_name: str, **fields) -> Hospital:
     return hospital
 
 
-def branch_remove(hospital: Hospital) -> None:
+def branch_remove(hospital: Hospital, *, drop_schema: bool = True) -> None:
     """Drop a branch's schema, domain and row (a failed or abandoned onboarding)."""
     with schema_context("public"):
-        schemas_db.branch_schema_drop(hospital.schema_name)
+        if drop_schema:
+            schemas_db.branch_schema_drop(hospital.schema_name)
         from workers.models import OutboxMessage
 
         OutboxMessage.objects.filter(schema_name=hospital.schema_name, sent_at__isnull=True).delete()
@@ -268,6 +277,9 @@ def branches_reap(*, older_than: timedelta = timedelta(minutes=10)) -> list[str]
                     if not cursor.fetchone()[0]:
                         logger.info("branch %s is still being onboarded; left alone", hospital.slug)
                         continue
+                # It may have become ready between the list and the lock.
+                if not Hospital.objects.select_for_update().filter(pk=hospital.pk, ready=False).exists():
+                    continue
                 logger.warning("removing branch %s, left not ready since %s", hospital.slug, hospital.created_at)
                 branch_remove(hospital)
                 removed.append(hospital.slug)

@@ -283,3 +283,56 @@ def test_the_security_log_shows_the_branchs_local_time(riverside):
 
     assert "2026-01-05 17:30:00" in html  # Asia/Kolkata is UTC+05:30
     assert "times in Asia/Kolkata" in html
+
+
+def test_asking_how_long_the_session_has_left_renews_nothing(stmarys):
+    client = stmarys.client(stmarys.user(Role.RECEPTIONIST))
+    client.get("/")
+    session = client.session
+    session["last_activity"] = time.time() - 10 * 60
+    session.save()
+
+    answer = client.get("/accounts/session/", HTTP_X_BACKGROUND="1")
+
+    assert 290 <= answer.json()["seconds_left"] <= 300
+    assert client.session["last_activity"] < time.time() - 9 * 60
+
+
+def test_an_expired_session_answers_the_status_check_with_401(stmarys):
+    client = stmarys.client(stmarys.user(Role.RECEPTIONIST))
+    client.get("/")
+    session = client.session
+    session["last_activity"] = time.time() - 16 * 60
+    session.save()
+
+    assert client.get("/accounts/session/", HTTP_X_BACKGROUND="1").status_code == 401
+
+
+def test_a_nul_in_the_dashboard_username_is_refused_politely(stmarys):
+    response = Client(HTTP_HOST=stmarys.host).post("/accounts/login/", {"username": "doc\x00tor", "password": "x"})
+
+    assert response.status_code == 200
+    assert "Staff sign-in" in response.content.decode()
+
+
+def test_a_demoted_admin_can_no_longer_change_roles(stmarys):
+    from accounts.services import staff_change_role
+    from core.errors import DomainError
+
+    doctor = stmarys.user(Role.DOCTOR)
+    with schema_context(stmarys.schema):
+        second_admin = User.objects.create_user(username="admin2", role=Role.HOSPITAL_ADMIN, password=PASSWORD)
+        staff_change_role(user=second_admin, role=Role.RECEPTIONIST, changed_by=stmarys.user(Role.HOSPITAL_ADMIN))
+        with pytest.raises(DomainError) as refused:
+            staff_change_role(user=doctor, role=Role.RECEPTIONIST, changed_by=second_admin)
+
+    assert refused.value.kind == "forbidden"
+
+
+def test_a_mistyped_branch_time_zone_does_not_take_the_branch_down(stmarys):
+    from tenants.models import Hospital
+
+    with schema_context("public"):
+        Hospital.objects.filter(pk=stmarys.hospital.pk).update(time_zone="Europe/Atlantis")
+
+    assert stmarys.client(stmarys.user(Role.DOCTOR)).get("/").status_code == 200

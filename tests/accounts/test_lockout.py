@@ -109,3 +109,26 @@ def test_dashboard_lockout_is_a_page_not_json(stmarys):
 
     assert response.status_code == 429
     assert "Too many failed sign-ins" in response.content.decode()
+
+
+def test_username_and_e_mail_are_one_account_for_the_counter(stmarys):
+    from accounts.models import Role, User
+
+    with schema_context(stmarys.schema):
+        User.objects.create_user(username="drsmith", email="smith@stmarys.test", password=PASSWORD, role=Role.DOCTOR)
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        _attempt(stmarys, "drsmith" if n % 2 else "Smith@stmarys.test", "wrong-password", "10.4.4.4")
+
+    assert _attempt(stmarys, "drsmith", PASSWORD, "10.4.4.4").status_code == 429
+    assert _attempt(stmarys, "smith@stmarys.test", PASSWORD, "10.4.4.4").status_code == 429
+
+
+def test_a_forwarded_address_with_a_port_is_still_the_clients(stmarys, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+
+    Client(HTTP_HOST=stmarys.host, REMOTE_ADDR="10.0.0.9", HTTP_X_FORWARDED_FOR="198.51.100.4:51234").post(
+        "/api/auth/token/", {"username": "doctor@stmarys.test", "password": PASSWORD}, content_type="application/json"
+    )
+
+    with schema_context(stmarys.schema):
+        assert SecurityEvent.objects.filter(kind=SecurityEvent.Kind.LOGIN, address="198.51.100.4").exists()

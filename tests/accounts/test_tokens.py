@@ -135,3 +135,11 @@ def test_malformed_credentials_are_a_422_not_a_500(stmarys, payload):
 
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"][-1] in {"username", "password"}
+
+
+def test_a_lone_surrogate_is_a_422_not_a_500(stmarys):
+    body = '{"username": "doctor\\ud800@stmarys.test", "password": "x"}'
+
+    response = Client(HTTP_HOST=stmarys.host).post("/api/auth/token/", body, content_type="application/json")
+
+    assert response.status_code == 422

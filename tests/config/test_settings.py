@@ -143,3 +143,24 @@ def test_production_logs_are_json(db):
     line = next(line for line in result.stderr.splitlines() if "hello" in line)
     assert json.loads(line)["message"] == "hello"
     assert json.loads(line)["branch"] == "public"
+
+
+@pytest.mark.parametrize(
+    ("broker", "cache"),
+    [
+        ("redis://r:6379/0", "redis://r:6379/1"),
+        ("redis://r:6379", "redis://r:6379/1"),
+        ("rediss://:secret@r:6380/2?ssl_cert_reqs=required", "rediss://:secret@r:6380/3?ssl_cert_reqs=required"),
+    ],
+)
+def test_the_cache_gets_the_next_redis_database(broker, cache):
+    from config.settings import _next_database
+
+    assert _next_database(broker) == cache
+
+
+def test_a_last_redis_database_asks_for_a_cache_url():
+    from config.settings import _next_database
+
+    with pytest.raises(ImproperlyConfigured, match="CACHE_URL"):
+        _next_database("redis://r:6379/15")

@@ -265,6 +265,53 @@ def test_an_existing_schema_is_never_overwritten(db):
         assert cursor.fetchall() == [("precious",)]
 
 
+def test_a_schema_made_by_someone_else_midway_is_left_alone(db, monkeypatch):
+    # given someone creates the schema after the claim, before this onboarding makes it
+    real_lock = services._onboarding_lock
+
+    def lock_then_interfere(hospital_id):
+        real_lock(hospital_id)
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE SCHEMA latecomer")
+            cursor.execute("CREATE TABLE latecomer.keep (note text)")
+
+    monkeypatch.setattr(services, "_onboarding_lock", lock_then_interfere)
+
+    with pytest.raises(DomainError) as refused:
+        hospital_onboard(group_name="G", **{**{k: v for k, v in VALID.items() if k != "group"}, "slug": "latecomer"})
+
+    assert refused.value.kind == "conflict"
+    assert schema_exists("latecomer")
+    assert not Hospital.objects.filter(slug="latecomer").exists()
+
+
+def test_the_platform_admin_refuses_a_mistyped_time_zone_on_change(db):
+    with schema_context("public"):
+        operator = User.objects.create_superuser(username="root-op", password="x", email="op@platform.test")
+        hospital = Hospital.objects.get(slug="stmarys")
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(operator, backend="accounts.backends.UsernameOrEmailBackend")
+
+    response = client.post(
+        f"/admin/tenants/hospital/{hospital.pk}/change/",
+        {
+            "name": hospital.name,
+            "group": hospital.group_id,
+            "country": "GB",
+            "time_zone": "Europe/Atlantis",
+            "languages": "en",
+            "mrn_prefix": "SM",
+            "domains-TOTAL_FORMS": "0",
+            "domains-INITIAL_FORMS": "0",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "Unknown time zone" in response.content.decode()
+    hospital.refresh_from_db()
+    assert hospital.time_zone == "Europe/London"
+
+
 def test_the_reaper_leaves_an_onboarding_in_progress_alone(committed):
     from datetime import timedelta
 

@@ -36,8 +36,10 @@ class Command(BaseCommand):
         self._stopping = False
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
-        # Links in e-mails and the printed ones name the port the platform is really on.
-        settings.SITE_PORT = str(port)
+        # Links in e-mails and the printed ones name the port the platform is really on, unless
+        # SITE_PORT says otherwise (a proxy in front).
+        if "SITE_PORT" not in os.environ:
+            settings.SITE_PORT = str(port)
         try:
             self._prepare(no_demo)
             self._start_children(port)
