@@ -24,7 +24,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django_tenants.utils import schema_exists
 
-from core.db import tenant_connection
+from core.db import advisory_lock_held, tenant_connection
 from core.postgres import pg_binary
 
 logger = logging.getLogger(__name__)
@@ -79,14 +79,17 @@ def template_is_current() -> bool:
 
 
 def template_migrate(verbosity: int = 1) -> None:
-    """Create the template if missing and bring it to the latest migration."""
+    """Create the template if missing and bring it to the latest migration.
+
+    The schema lock is held throughout (on a connection of its own: the migration runner
+    closes Django's), so no branch is copied from a template half-way through a migration.
+    """
     schema = template_schema_name()
-    with transaction.atomic():
-        schema_lock()
+    with advisory_lock_held(_SCHEMA_LOCK):
         with connection.cursor() as cursor:
             cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
-    call_command("migrate_schemas", tenant=True, schema_name=schema, interactive=False, verbosity=verbosity)
-    tenant_connection().set_schema_to_public()
+        call_command("migrate_schemas", tenant=True, schema_name=schema, interactive=False, verbosity=verbosity)
+        tenant_connection().set_schema_to_public()
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from django_tenants.utils import schema_context, schema_exists
 from accounts.links import set_password_link
 from accounts.models import Role, User
 from accounts.services import roles_ensure, staff_invite
-from core.db import tenant_connection
+from core.db import advisory_lock_held, tenant_connection
 from core.errors import DomainError
 from tenants import schemas_db
 from tenants.models import Domain, Hospital, HospitalGroup
@@ -50,6 +50,11 @@ RESERVED_SLUGS = {
 def _time_zones() -> frozenset[str]:
     # Reads the zone database from disk: once per process is enough.
     return frozenset(zoneinfo.available_timezones())
+
+
+# An onboarding holds this lock (with the branch's id) from its claim to its end; the reaper
+# skips a branch whose lock is held, so a slow onboarding is never removed from under itself.
+_ONBOARDING_LOCK_CLASS = 7306
 
 
 @dataclass(frozen=True)
@@ -185,28 +190,28 @@ def hospital_onboard(
             contact_email=contact_email,
             domain_name=domain_name,
         )
-        try:
-            _onboarding_lock(hospital.pk)
-            method = schemas_db.branch_schema_create(hospital.schema_name)
-            with schema_context(hospital.schema_name):
-                tenant_connection().set_tenant(hospital)
-                with transaction.atomic():
-                    roles_ensure()
-                    admin = staff_invite(
-                        email=admin_email, role=Role.HOSPITAL_ADMIN, full_name=admin_name, invited_by=None
-                    )
-                link = set_password_link(admin)
-            Hospital.objects.filter(pk=hospital.pk).update(ready=True)
-            hospital.ready = True
-        except schemas_db.SchemaExistsError as exc:  # made by someone else since the claim: not ours to drop
-            branch_remove(hospital, drop_schema=False)
-            raise DomainError.conflict(_("A schema of that name exists already."), field="slug") from exc
-        except BaseException:
-            logger.exception("onboarding %s failed; removing what was made", slug)
-            branch_remove(hospital)
-            raise
-        finally:
-            _onboarding_unlock(hospital.pk)
+        # Held on a connection of its own until the branch is ready or removed: the reaper
+        # leaves a branch alone while its onboarding holds this.
+        with advisory_lock_held(_ONBOARDING_LOCK_CLASS, hospital.pk):
+            try:
+                method = schemas_db.branch_schema_create(hospital.schema_name)
+                with schema_context(hospital.schema_name):
+                    tenant_connection().set_tenant(hospital)
+                    with transaction.atomic():
+                        roles_ensure()
+                        admin = staff_invite(
+                            email=admin_email, role=Role.HOSPITAL_ADMIN, full_name=admin_name, invited_by=None
+                        )
+                    link = set_password_link(admin)
+                Hospital.objects.filter(pk=hospital.pk).update(ready=True)
+                hospital.ready = True
+            except schemas_db.SchemaExistsError as exc:  # made by someone else since the claim: not ours
+                branch_remove(hospital, drop_schema=False)
+                raise DomainError.conflict(_("A schema of that name exists already."), field="slug") from exc
+            except BaseException:
+                logger.exception("onboarding %s failed; removing what was made", slug)
+                branch_remove(hospital)
+                raise
     logger.info("branch %s ready (%s)", slug, method)
     return OnboardedBranch(hospital=hospital, admin=admin, set_password_link=link, schema_method=method)
 
@@ -248,21 +253,6 @@ def branch_remove(hospital: Hospital, *, drop_schema: bool = True) -> None:
         OutboxMessage.objects.filter(schema_name=hospital.schema_name, sent_at__isnull=True).delete()
         Domain.objects.filter(tenant_id=hospital.pk).delete()
         Hospital.objects.filter(pk=hospital.pk).delete()
-
-
-# An onboarding holds this lock (with the branch's id) from its claim to its end; the reaper
-# skips a branch whose lock is held, so a slow onboarding is never removed from under itself.
-_ONBOARDING_LOCK_CLASS = 7306
-
-
-def _onboarding_lock(hospital_id: int) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [_ONBOARDING_LOCK_CLASS, hospital_id])
-
-
-def _onboarding_unlock(hospital_id: int) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_ONBOARDING_LOCK_CLASS, hospital_id])
 
 
 def branches_reap(*, older_than: timedelta = timedelta(minutes=10)) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 
 import pytest
 from django.contrib.auth.models import Group
@@ -13,6 +14,7 @@ from django_tenants.utils import schema_context, schema_exists
 
 from accounts.models import Role, User
 from accounts.tokens import tokens_issue
+from core.db import advisory_lock_held
 from core.errors import DomainError
 from tenants import services
 from tenants.models import Domain, Hospital
@@ -267,15 +269,17 @@ def test_an_existing_schema_is_never_overwritten(db):
 
 def test_a_schema_made_by_someone_else_midway_is_left_alone(db, monkeypatch):
     # given someone creates the schema after the claim, before this onboarding makes it
-    real_lock = services._onboarding_lock
+    real_lock = services.advisory_lock_held
 
-    def lock_then_interfere(hospital_id):
-        real_lock(hospital_id)
-        with connection.cursor() as cursor:
-            cursor.execute("CREATE SCHEMA latecomer")
-            cursor.execute("CREATE TABLE latecomer.keep (note text)")
+    @contextmanager
+    def lock_then_interfere(*key):
+        with real_lock(*key):
+            with connection.cursor() as cursor:
+                cursor.execute("CREATE SCHEMA latecomer")
+                cursor.execute("CREATE TABLE latecomer.keep (note text)")
+            yield
 
-    monkeypatch.setattr(services, "_onboarding_lock", lock_then_interfere)
+    monkeypatch.setattr(services, "advisory_lock_held", lock_then_interfere)
 
     with pytest.raises(DomainError) as refused:
         hospital_onboard(group_name="G", **{**{k: v for k, v in VALID.items() if k != "group"}, "slug": "latecomer"})
@@ -321,17 +325,9 @@ def test_the_reaper_leaves_an_onboarding_in_progress_alone(committed):
     committed.cleanup(hospital.group.delete)
     committed.cleanup(lambda: branch_remove(hospital))
     Hospital.objects.filter(pk=hospital.pk).update(created_at=timezone.now() - timedelta(hours=1))
-    services._onboarding_lock(hospital.pk)  # held by this connection, as hospital_onboard holds it
     reaped = []
-
-    def reap_elsewhere():
+    with advisory_lock_held(services._ONBOARDING_LOCK_CLASS, hospital.pk):  # as hospital_onboard holds it
         reaped.extend(branches_reap())
-        connection.close()
-
-    thread = threading.Thread(target=reap_elsewhere)
-    thread.start()
-    thread.join()
-    services._onboarding_unlock(hospital.pk)
 
     assert "slowpoke" not in reaped
     assert Hospital.objects.filter(slug="slowpoke").exists()
