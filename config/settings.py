@@ -247,6 +247,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.integer("LOCKOUT_MINUTES", 15))
 # A hospital's desks share one address: lock the (username, address) pair, never the address.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# Sign-ins are recorded once, in accounts.SecurityEvent; axes keeps only its failure counters.
+AXES_DISABLE_ACCESS_LOG = True
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_VERBOSE = False
 # How many proxies of ours stand in front of the app (their X-Forwarded-For is trusted).
