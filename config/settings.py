@@ -28,6 +28,9 @@ HOSPITAL_ENV = env.get("HOSPITAL_ENV") or ("test" if "pytest" in sys.modules els
 if HOSPITAL_ENV not in {"local", "test", "production"}:
     raise ImproperlyConfigured(f"HOSPITAL_ENV must be local, test or production, not {HOSPITAL_ENV!r}")
 PRODUCTION = HOSPITAL_ENV == "production"
+# Type checking imports these settings too (django-stubs) and exits without running atexit
+# handlers: it must neither start servers it would leave running nor connect to any.
+_TYPE_CHECKING_ONLY = "mypy" in sys.modules
 DEBUG = env.flag("DEBUG", default=False)
 
 
@@ -81,7 +84,7 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 PUBLIC_SCHEMA_NAME = "public"
 # The schema new branches are cloned from; kept at the latest migration by `migrate`.
 TENANT_TEMPLATE_SCHEMA = "branch_template"
-PG_EXTRA_SEARCH_PATHS = ["extensions"]
+PG_EXTRA_SEARCH_PATHS = [] if _TYPE_CHECKING_ONLY else ["extensions"]
 # django-tenants checks that schema at start-up with a query; Django warns about any query then.
 warnings.filterwarnings("ignore", message="Accessing the database during app initialization", category=RuntimeWarning)
 PUBLIC_SCHEMA_URLCONF = "config.urls_public"
@@ -126,7 +129,9 @@ TEMPLATES = [
 WSGI_APPLICATION = "config.wsgi.application"
 
 # --- database -----------------------------------------------------------------------------------
-DATABASE_URL = env.get("DATABASE_URL") or embedded.postgres_url()
+DATABASE_URL = env.get("DATABASE_URL") or (
+    "postgres://postgres@localhost/hospital" if _TYPE_CHECKING_ONLY else embedded.postgres_url()
+)
 DATABASES = {
     "default": {
         **dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True),
@@ -139,7 +144,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- redis, cache, celery -----------------------------------------------------------------------
 # Tests use their own Redis databases, so a test worker never takes a task of a running `up`.
-REDIS_URL = env.get("REDIS_URL") or embedded.redis_url(db=2 if HOSPITAL_ENV == "test" else 0)
+REDIS_URL = env.get("REDIS_URL") or (
+    "redis://localhost:6379/0" if _TYPE_CHECKING_ONLY else embedded.redis_url(db=2 if HOSPITAL_ENV == "test" else 0)
+)
 
 
 def _next_database(url: str) -> str:
