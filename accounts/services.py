@@ -35,7 +35,8 @@ def _normalise_email(email: str) -> str:
     return f"{local}@{domain.lower()}"
 
 
-def _set_role_group(user: User, role: str) -> None:
+def user_role_group_set(*, user: User, role: str) -> None:
+    """Put the user in their role's group (and no other): the group carries the model permissions."""
     user.groups.set([Group.objects.get_or_create(name=role)[0]])
 
 
@@ -56,7 +57,7 @@ def staff_invite(
             user.save()
     except IntegrityError as exc:  # a concurrent invite of the same address
         raise DomainError.conflict(_("Someone in this branch already has that e-mail address."), field="email") from exc
-    _set_role_group(user, role)
+    user_role_group_set(user=user, role=role)
     security_event_record(kind=SecurityEvent.Kind.INVITED, request=request, user=user, actor=invited_by, role=role)
     outbox_enqueue("accounts.send_invite", user_id=user.pk)
     return user
@@ -74,7 +75,7 @@ def staff_change_role(*, user: User, role: str, changed_by: User, request: HttpR
     previous = user.role
     user.role = role
     user.save(update_fields=["role"])
-    _set_role_group(user, role)
+    user_role_group_set(user=user, role=role)
     security_event_record(
         kind=SecurityEvent.Kind.ROLE_CHANGED,
         request=request,

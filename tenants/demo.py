@@ -13,12 +13,12 @@ from collections.abc import Callable
 
 from django.apps import apps
 from django.conf import settings
-from django.contrib.auth.models import Group
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django_tenants.utils import schema_context
 
 from accounts.models import Role, User
+from accounts.services import user_role_group_set
 from tenants.models import Hospital
 from tenants.services import hospital_onboard
 
@@ -108,7 +108,7 @@ def _users_ensure(slug: str) -> None:
         user.role = role
         user.set_password(DEMO_PASSWORD)
         user.save()
-        user.groups.set([Group.objects.get_or_create(name=role)[0]])
+        user_role_group_set(user=user, role=role)
 
 
 def _app_seeders() -> list[Callable[[Hospital], None]]:

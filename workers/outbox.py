@@ -8,6 +8,7 @@ that rolls back leaves no row, so nothing is sent for it.
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import timedelta
 
@@ -79,15 +80,17 @@ def outbox_relay(*, ids: list[int] | None = None, limit: int = 200, celery_app: 
 def _broker_reachable(celery_app: Celery) -> bool:
     """A one-second check before sending. Celery's own send retries a refused connection for
     seconds, and the first send after a commit runs inside the user's request."""
-    client = Redis.from_url(
-        celery_app.conf.broker_url, socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 0)
-    )
     try:
-        return bool(client.ping())
+        return bool(_ping_client(celery_app.conf.broker_url).ping())
     except RedisError:
         return False
-    finally:
-        client.close()
+
+
+@functools.cache
+def _ping_client(url: str) -> Redis:
+    # One client (and connection pool) per broker URL: no new connection for every write. One
+    # retry, so that a pooled connection left stale by a Redis restart is replaced at once.
+    return Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 1))
 
 
 def _postpone(messages: list[OutboxMessage], exc: Exception) -> None:

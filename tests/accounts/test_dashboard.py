@@ -203,13 +203,19 @@ def test_a_patients_password_link_does_not_open_the_dashboard(stmarys):
     assert client.get("/").status_code == 302
 
 
-def test_idle_session_ends_and_says_why(stmarys, settings):
-    settings.SESSION_IDLE_MINUTES = 15
-    client = stmarys.client(stmarys.user(Role.RECEPTIONIST))
+def _idle_for(branch, *, minutes: int) -> Client:
+    """A receptionist's browser whose last activity was ``minutes`` ago."""
+    client = branch.client(branch.user(Role.RECEPTIONIST))
     client.get("/")
     session = client.session
-    session["last_activity"] = time.time() - 16 * 60
+    session["last_activity"] = time.time() - minutes * 60
     session.save()
+    return client
+
+
+def test_idle_session_ends_and_says_why(stmarys, settings):
+    settings.SESSION_IDLE_MINUTES = 15
+    client = _idle_for(stmarys, minutes=16)
 
     response = client.get("/", follow=True)
 
@@ -218,11 +224,7 @@ def test_idle_session_ends_and_says_why(stmarys, settings):
 
 
 def test_background_polling_does_not_keep_a_session_alive(stmarys):
-    client = stmarys.client(stmarys.user(Role.RECEPTIONIST))
-    client.get("/")
-    session = client.session
-    session["last_activity"] = time.time() - 10 * 60
-    session.save()
+    client = _idle_for(stmarys, minutes=10)
 
     client.get("/", HTTP_X_BACKGROUND="1")
 
@@ -286,11 +288,7 @@ def test_the_security_log_shows_the_branchs_local_time(riverside):
 
 
 def test_asking_how_long_the_session_has_left_renews_nothing(stmarys):
-    client = stmarys.client(stmarys.user(Role.RECEPTIONIST))
-    client.get("/")
-    session = client.session
-    session["last_activity"] = time.time() - 10 * 60
-    session.save()
+    client = _idle_for(stmarys, minutes=10)
 
     answer = client.get("/accounts/session/", HTTP_X_BACKGROUND="1")
 
@@ -299,11 +297,7 @@ def test_asking_how_long_the_session_has_left_renews_nothing(stmarys):
 
 
 def test_an_expired_session_answers_the_status_check_with_401(stmarys):
-    client = stmarys.client(stmarys.user(Role.RECEPTIONIST))
-    client.get("/")
-    session = client.session
-    session["last_activity"] = time.time() - 16 * 60
-    session.save()
+    client = _idle_for(stmarys, minutes=16)
 
     assert client.get("/accounts/session/", HTTP_X_BACKGROUND="1").status_code == 401
 

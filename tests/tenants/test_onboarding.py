@@ -44,6 +44,15 @@ def _platform_state() -> tuple:
         )
 
 
+def _platform_admin() -> tuple[Client, User]:
+    """A platform operator signed in to the platform's admin (public host)."""
+    with schema_context("public"):
+        operator = User.objects.create_superuser(username="root-op", password="x", email="op@platform.test")
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(operator, backend="accounts.backends.UsernameOrEmailBackend")
+    return client, operator
+
+
 @pytest.fixture
 def operator_api(db) -> Client:
     with schema_context("public"):
@@ -290,11 +299,8 @@ def test_a_schema_made_by_someone_else_midway_is_left_alone(db, monkeypatch):
 
 
 def test_the_platform_admin_refuses_a_mistyped_time_zone_on_change(db):
-    with schema_context("public"):
-        operator = User.objects.create_superuser(username="root-op", password="x", email="op@platform.test")
-        hospital = Hospital.objects.get(slug="stmarys")
-    client = Client(HTTP_HOST="localhost")
-    client.force_login(operator, backend="accounts.backends.UsernameOrEmailBackend")
+    client, _operator = _platform_admin()
+    hospital = Hospital.objects.get(slug="stmarys")
 
     response = client.post(
         f"/admin/tenants/hospital/{hospital.pk}/change/",
@@ -405,12 +411,10 @@ def test_platform_api_is_for_platform_operators_only(stmarys, who):
 def test_platform_admin_onboards_through_the_same_service(committed):
     from tenants.models import HospitalGroup
 
-    operator = User.objects.create_superuser(username="root-op", password="x", email="op@platform.test")
+    client, operator = _platform_admin()
     committed.cleanup(operator.delete)
     committed.cleanup(lambda: branch_remove(Hospital.objects.get(slug="adminside")))
     group = HospitalGroup.objects.get_or_create(name="Test Group")[0]
-    client = Client(HTTP_HOST="localhost")
-    client.force_login(operator, backend="accounts.backends.UsernameOrEmailBackend")
 
     response = client.post(
         "/admin/tenants/hospital/add/",
@@ -436,11 +440,8 @@ def test_platform_admin_onboards_through_the_same_service(committed):
 def test_platform_admin_shows_bad_input_next_to_the_field(db):
     from tenants.models import HospitalGroup
 
-    with schema_context("public"):
-        operator = User.objects.create_superuser(username="root-op", password="x", email="op@platform.test")
-        group = HospitalGroup.objects.get_or_create(name="Test Group")[0]
-    client = Client(HTTP_HOST="localhost")
-    client.force_login(operator, backend="accounts.backends.UsernameOrEmailBackend")
+    client, _operator = _platform_admin()
+    group = HospitalGroup.objects.get_or_create(name="Test Group")[0]
     before = _platform_state()
 
     response = client.post(

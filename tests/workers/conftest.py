@@ -5,7 +5,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from redis import Redis
 from tenant_schemas_celery.app import CeleryApp
 
@@ -50,6 +49,3 @@ def spare_redis(tmp_path):
     server.start()
     yield server
     server.stop()
-
-
-__all__ = ["settings"]
