@@ -27,11 +27,8 @@ def dashboard(request):
     user = getattr(request, "user", None)
     navigation = []
     if user is not None and user.is_authenticated:
-        navigation = [
-            {"label": label, "url": reverse(name), "active": request.path == reverse(name)}
-            for label, name, roles in NAVIGATION
-            if user.role in roles
-        ]
+        urls = [(label, reverse(name)) for label, name, roles in NAVIGATION if user.role in roles]
+        navigation = [{"label": label, "url": url, "active": request.path == url} for label, url in urls]
     return {
         "branch": tenant if getattr(tenant, "pk", None) else None,
         "navigation": navigation,

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login, logout
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
+from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.tokens import default_token_generator
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -32,15 +32,8 @@ from accounts.services import (
 from core.errors import DomainError
 
 
-class LoginForm(AuthenticationForm):
-    def clean_username(self):
-        # One spelling per account, for the lockout counter as for the lookup.
-        return normalise_username(self.cleaned_data.get("username"))
-
-
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
-    form_class = LoginForm
     redirect_authenticated_user = True
 
     def form_valid(self, form):

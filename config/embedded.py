@@ -281,10 +281,6 @@ def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: 
         process.wait()
 
 
-def started_here() -> bool:
-    return bool(_started)
-
-
 def stop_started() -> None:
     """Stop the servers this process started, newest first. Only the starting process does."""
     if os.getpid() != _owner_pid:

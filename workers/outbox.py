@@ -101,8 +101,3 @@ def _postpone(messages: list[OutboxMessage], exc: Exception) -> None:
         message.last_error = str(exc)[:500]
         message.available_at = now + min(timedelta(seconds=2 ** min(message.attempts, 6)), MAX_BACKOFF)
         message.save(update_fields=["attempts", "last_error", "available_at"])
-
-
-def outbox_pending_count() -> int:
-    with schema_context("public"):
-        return OutboxMessage.objects.filter(sent_at__isnull=True).count()
