@@ -13,6 +13,9 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from accounts.api import auth_router
+from clinical.api import break_glass as break_glass_router
+from clinical.api import patients as patients_router
+from clinical.api import treatments as treatments_router
 from core.errors import DomainError
 from tenants.api import router as hospitals_router
 from tenants.permissions import PlatformOperatorAuth
@@ -26,16 +29,23 @@ STATUS = {
 }
 
 
+def _path(field: str) -> list[str | int]:
+    """ "identifiers.0.value" → ["identifiers", 0, "value"], as ninja names list items."""
+    return [int(part) if part.isdigit() else part for part in field.split(".")]
+
+
 def _install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(DomainError)
     def domain_error(request, exc: DomainError):
         status = STATUS[exc.kind]
-        body: dict = {"detail": exc.message, "code": exc.code}
+        body: dict = {"detail": exc.message, "code": exc.code, **exc.extra}
         if status == 422:
             # The same shape as ninja's own validation errors, so clients parse one format.
+            errors = exc.errors or [(None, exc.message)]
             body = {
                 "detail": [
-                    {"loc": ["body", exc.field] if exc.field else ["body"], "msg": exc.message, "type": exc.code}
+                    {"loc": ["body", *_path(field)] if field else ["body"], "msg": message, "type": exc.code}
+                    for field, message in errors
                 ]
             }
         elif exc.field:
@@ -81,6 +91,9 @@ branch_api = NinjaAPI(
 )
 _install_error_handlers(branch_api)
 branch_api.add_router("/auth/", auth_router())
+branch_api.add_router("/patients/", patients_router)
+branch_api.add_router("/treatments/", treatments_router)
+branch_api.add_router("/break-glass/", break_glass_router)
 
 platform_api = NinjaAPI(
     title="Hospital platform API",

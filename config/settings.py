@@ -72,11 +72,13 @@ SHARED_APPS = [
     "django.contrib.admin",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "django_htmx",
     "bootstrap",
     "ninja",
 ]
-TENANT_APPS = [*_BOTH]
+# Branch only: clinical data never exists in the public schema.
+TENANT_APPS = [*_BOTH, "clinical"]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
 TENANT_MODEL = "tenants.Hospital"

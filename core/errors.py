@@ -6,7 +6,7 @@ to the field it names.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 Kind = Literal["invalid", "conflict", "not_found", "forbidden", "unauthorised"]
 
@@ -20,6 +20,8 @@ class DomainError(Exception):
         code: str = "invalid",
         field: str | None = None,
         retry_after: int | None = None,
+        extra: dict[str, Any] | None = None,
+        errors: list[tuple[str, str]] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = str(message)
@@ -27,14 +29,25 @@ class DomainError(Exception):
         self.code = code
         self.field = field
         self.retry_after = retry_after
+        # More of the answer for the client: a conflict's candidates, for instance.
+        self.extra = extra or {}
+        # Every invalid field at once (field, message), so a form can mark them all.
+        self.errors = errors or ([(field, self.message)] if field else [])
 
     @classmethod
     def invalid(cls, field: str, message: str, code: str = "invalid") -> DomainError:
         return cls(message, kind="invalid", code=code, field=field)
 
     @classmethod
-    def conflict(cls, message: str, code: str = "conflict", field: str | None = None) -> DomainError:
-        return cls(message, kind="conflict", code=code, field=field)
+    def invalid_fields(cls, errors: list[tuple[str, str]]) -> DomainError:
+        field, message = errors[0]
+        return cls(message, kind="invalid", code="invalid", field=field, errors=errors)
+
+    @classmethod
+    def conflict(
+        cls, message: str, code: str = "conflict", field: str | None = None, extra: dict[str, Any] | None = None
+    ) -> DomainError:
+        return cls(message, kind="conflict", code=code, field=field, extra=extra)
 
     @classmethod
     def not_found(cls, message: str = "Not found.") -> DomainError:

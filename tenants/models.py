@@ -35,6 +35,11 @@ class Hospital(TenantMixin):
     contact_phone = models.CharField(_("contact phone"), max_length=32, blank=True)
     contact_email = models.EmailField(_("contact e-mail"), blank=True)
     mrn_prefix = models.CharField(_("MRN prefix"), max_length=8)
+    break_glass_hours = models.PositiveSmallIntegerField(
+        _("break-glass access (hours)"),
+        default=4,
+        help_text=_("How long a doctor's emergency access to an unassigned patient lasts."),
+    )
     # A branch answers requests only once onboarding has finished; see services.hospital_onboard.
     ready = models.BooleanField(_("ready"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)

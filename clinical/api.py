@@ -1,0 +1,447 @@
+"""The clinical routes of the branch API: HTTP in, services and selectors, HTTP out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+from ninja import Query, Router, Schema, Status
+from pydantic import Field
+
+from accounts.addresses import client_address
+from accounts.models import Role, User
+from accounts.permissions import BranchTokenAuth
+from clinical import selectors, services
+from clinical.models import AuditEvent, BreakGlassAccess, Patient, Treatment, TreatmentRecord
+from clinical.permissions import (
+    ASSIGN_ROLES,
+    RECORD_ROLES,
+    REGISTER_ROLES,
+    VIEW_ROLES,
+    PatientAccess,
+    patient_get_for_user,
+    role_check,
+)
+from clinical.schemas import (
+    AssignIn,
+    BreakGlassIn,
+    BreakGlassOut,
+    CorrectionIn,
+    PatientCreated,
+    PatientIn,
+    PatientList,
+    PatientOut,
+    PatientPatch,
+    Profile,
+    RecordIn,
+    RecordOut,
+    ReviewIn,
+    Timeline,
+    TreatmentIn,
+    TreatmentOut,
+    TreatmentPatch,
+)
+from clinical.validation import age_display, age_parts
+from core.errors import DomainError
+
+ERRORS = {401: dict, 403: dict, 404: dict, 409: dict, 422: dict}
+
+
+# --- shapes -------------------------------------------------------------------------------------------
+
+
+def _brief(patient: Patient, today: dt.date) -> dict:
+    return {
+        "id": patient.pk,
+        "mrn": patient.mrn,
+        "full_name": patient.display_name,
+        "unidentified": patient.unidentified,
+        "date_of_birth": patient.date_of_birth,
+        "date_of_birth_estimated": patient.date_of_birth_estimated,
+        "age": age_parts(patient.date_of_birth, today)[0],
+        "age_display": age_display(patient.date_of_birth, today),
+        "gender": patient.gender,
+        "phone": patient.phone,
+    }
+
+
+def _patient(patient: Patient, today: dt.date) -> dict:
+    return {
+        **_brief(patient, today),
+        "description": patient.description,
+        "email": patient.email,
+        "address": patient.address,
+        "contact": {"name": patient.contact_name, "relation": patient.contact_relation, "phone": patient.contact_phone},
+        "identifiers": [{"type": i.kind, "value": i.value} for i in patient.identifiers.all()],
+        "allergies": [
+            {"substance": a.substance, "reaction": a.reaction, "severity": a.severity} for a in patient.allergies.all()
+        ],
+        "medical_history": {
+            "chronic_conditions": patient.chronic_conditions,
+            "current_medication": patient.current_medication,
+            "notes": patient.history_notes,
+        },
+        "registered_at": patient.registered_at,
+    }
+
+
+def _person(user: User) -> dict:
+    return {"id": user.pk, "full_name": user.full_name or user.username}
+
+
+def record_shape(record: TreatmentRecord, *, clinical: bool) -> dict:
+    """A record as a role may see it: receptionists get the treatment's name and date only."""
+    shape: dict = {
+        "id": record.pk,
+        "lineage": record.lineage,
+        "version": record.version,
+        "is_current": record.is_current,
+        "visit_at": record.visit_at,
+        "recorded_at": record.recorded_at,
+        "doctor": _person(record.doctor),
+        "treatment": (
+            {"id": record.treatment.pk, "name": record.treatment.name, "code": record.treatment.code}
+            if record.treatment
+            else None
+        ),
+        "appointment_id": record.appointment_id,
+    }
+    if clinical:
+        prescription = getattr(record, "prescription", None)
+        shape.update(
+            diagnosis=record.diagnosis,
+            icd10_code=record.icd10_code,
+            clinical_notes=record.clinical_notes,
+            patient_advice=record.patient_advice,
+            follow_up_on=record.follow_up_on,
+            follow_up_note=record.follow_up_note,
+            correction_reason=record.correction_reason,
+            prescription=(
+                {"id": prescription.pk, "lines": list(prescription.lines.all())} if prescription is not None else None
+            ),
+        )
+    return shape
+
+
+def _address(request) -> str | None:
+    return client_address(request)
+
+
+def _access(request, patient_id, action: str, roles=VIEW_ROLES, audit_read: bool = True) -> PatientAccess:
+    return patient_get_for_user(
+        user=request.user,
+        patient_id=patient_id,
+        action=action,
+        roles=roles,
+        address=_address(request),
+        audit_read=audit_read,
+    )
+
+
+# --- patients -------------------------------------------------------------------------------------------
+
+patients = Router(tags=["patients"], auth=BranchTokenAuth())
+
+
+@patients.post(
+    "/", response={201: PatientCreated, **ERRORS}, operation_id="patients_register", summary="Register a patient"
+)
+def patient_register(request, payload: PatientIn):
+    role_check(user=request.user, roles=REGISTER_ROLES, action=AuditEvent.Action.REGISTER, address=_address(request))
+    data = payload.model_dump(exclude_unset=True, exclude={"confirm_new"})
+    registered = services.patient_register(
+        actor=request.user, data=data, confirm_new=payload.confirm_new, address=_address(request)
+    )
+    today = services.branch_today()
+    return Status(
+        201,
+        {**_patient(registered.patient, today), "shared_phone": [_brief(p, today) for p in registered.shared_phone]},
+    )
+
+
+class PatientFilters(Schema):
+    search: str = Field("", max_length=100)
+    doctor: int | None = None
+    treatment: int | None = None
+    date_from: dt.date | None = Field(None, description="Visited on or after this day.")
+    date_to: dt.date | None = None
+    ordering: str = Field("name", description=", ".join(selectors.PATIENT_ORDERINGS))
+    page: int = 1
+    page_size: int = 20
+
+
+@patients.get("/", response={200: PatientList, **ERRORS}, operation_id="patients_list", summary="Search patients")
+def patient_list(request, filters: Query[PatientFilters]):
+    role_check(user=request.user, roles=VIEW_ROLES, action="search", address=_address(request))
+    if "\x00" in filters.search:
+        raise DomainError.invalid("search", "Contains a character that is not allowed.")
+    page = selectors.patient_search(
+        user=request.user,
+        search=filters.search,
+        doctor_id=filters.doctor,
+        treatment_id=filters.treatment,
+        date_from=filters.date_from,
+        date_to=filters.date_to,
+        ordering=filters.ordering,
+        page=filters.page,
+        page_size=filters.page_size,
+    )
+    today = services.branch_today()
+    return {
+        "items": [_brief(p, today) for p in page.items],
+        "count": page.count,
+        "page": page.page,
+        "page_size": page.page_size,
+    }
+
+
+@patients.get(
+    "/{uuid:patient_id}/", response={200: Profile, **ERRORS}, operation_id="patients_profile", summary="A profile"
+)
+def patient_profile(request, patient_id: uuid.UUID):
+    access = _access(request, patient_id, AuditEvent.Action.VIEW_PROFILE)
+    patient = access.patient
+    today = services.branch_today()
+    return {
+        **_patient(patient, today),
+        "access": access.via,
+        "assigned_doctors": [_person(d) for d in selectors.patient_doctors(patient)],
+        "recent_appointments": [],
+        "recent_treatments": [
+            record_shape(r, clinical=access.clinical) for r in selectors.patient_recent_records(patient)
+        ],
+    }
+
+
+@patients.patch(
+    "/{uuid:patient_id}/",
+    response={200: PatientOut, **ERRORS},
+    operation_id="patients_update",
+    summary="Change a patient's details",
+)
+def patient_update(request, patient_id: uuid.UUID, payload: PatientPatch):
+    access = _access(request, patient_id, AuditEvent.Action.UPDATE, audit_read=False)
+    data = payload.model_dump(exclude_unset=True, exclude={"confirm_new"})
+    patient = services.patient_update(
+        actor=request.user,
+        patient=access.patient,
+        data=data,
+        confirm_new=payload.confirm_new,
+        address=_address(request),
+    )
+    return _patient(patient, services.branch_today())
+
+
+class TimelineQuery(Schema):
+    page: int = 1
+    page_size: int = 20
+
+
+@patients.get(
+    "/{uuid:patient_id}/timeline/",
+    response={200: Timeline, **ERRORS},
+    operation_id="patients_timeline",
+    summary="Visits, diagnoses and prescriptions, newest first",
+)
+def patient_timeline(request, patient_id: uuid.UUID, query: Query[TimelineQuery]):
+    access = _access(request, patient_id, AuditEvent.Action.VIEW_TIMELINE)
+    page = selectors.patient_timeline(access.patient, page=query.page, page_size=query.page_size)
+    return {
+        "items": [
+            {
+                **record_shape(entry.record, clinical=access.clinical),
+                "earlier_versions": [record_shape(r, clinical=access.clinical) for r in entry.earlier],
+            }
+            for entry in page.items
+        ],
+        "count": page.count,
+        "page": page.page,
+        "page_size": page.page_size,
+    }
+
+
+def _doctor(doctor_id: int) -> User:
+    doctor = User.objects.filter(pk=doctor_id, role=Role.DOCTOR, is_active=True).first()
+    if doctor is None:
+        raise DomainError.invalid("doctor_id", "Not an active doctor of this branch.")
+    return doctor
+
+
+@patients.post(
+    "/{uuid:patient_id}/doctors/",
+    response={200: Profile, 201: Profile, **ERRORS},
+    operation_id="patients_assign_doctor",
+    summary="Assign a doctor to the patient",
+)
+def patient_assign(request, patient_id: uuid.UUID, payload: AssignIn):
+    access = _access(request, patient_id, AuditEvent.Action.ASSIGN, roles=ASSIGN_ROLES, audit_read=False)
+    changed = services.patient_assign_doctor(
+        patient=access.patient,
+        doctor=_doctor(payload.doctor_id),
+        actor=request.user,
+        address=_address(request),
+        reason="assigned by an admin",
+    )
+    return Status(201 if changed else 200, patient_profile(request, patient_id))
+
+
+@patients.delete(
+    "/{uuid:patient_id}/doctors/{int:doctor_id}/",
+    response={204: None, **ERRORS},
+    operation_id="patients_unassign_doctor",
+    summary="Unassign a doctor",
+)
+def patient_unassign(request, patient_id: uuid.UUID, doctor_id: int):
+    access = _access(request, patient_id, AuditEvent.Action.UNASSIGN, roles=ASSIGN_ROLES, audit_read=False)
+    doctor = get_object_or_404(User, pk=doctor_id, role=Role.DOCTOR)
+    services.patient_unassign_doctor(
+        patient=access.patient, doctor=doctor, actor=request.user, address=_address(request)
+    )
+    return Status(204, None)
+
+
+def _break_glass_shape(access: BreakGlassAccess) -> dict:
+    return {
+        "id": access.pk,
+        "patient_id": access.patient_id,
+        "doctor": _person(access.doctor),
+        "reason": access.reason,
+        "opened_at": access.opened_at,
+        "expires_at": access.expires_at,
+        "reviewed_at": access.reviewed_at,
+        "review_note": access.review_note,
+    }
+
+
+@patients.post(
+    "/{uuid:patient_id}/break-glass/",
+    response={201: BreakGlassOut, **ERRORS},
+    operation_id="patients_break_glass",
+    summary="Emergency access to an unassigned patient",
+)
+def patient_break_glass(request, patient_id: uuid.UUID, payload: BreakGlassIn):
+    patient = Patient.objects.filter(pk=patient_id).first()
+    if patient is None:
+        raise DomainError.not_found("No such patient.")
+    role_check(
+        user=request.user,
+        roles=RECORD_ROLES,
+        action=AuditEvent.Action.BREAK_GLASS,
+        address=_address(request),
+        patient_id=patient.pk,
+    )
+    access = services.break_glass_open(
+        doctor=request.user, patient=patient, reason=payload.reason, address=_address(request)
+    )
+    return Status(201, _break_glass_shape(access))
+
+
+# --- break-glass review -------------------------------------------------------------------------------
+
+break_glass = Router(tags=["break-glass"], auth=BranchTokenAuth())
+
+
+@break_glass.get(
+    "/",
+    response={200: list[BreakGlassOut], **ERRORS},
+    operation_id="break_glass_to_review",
+    summary="Emergency accesses not reviewed yet",
+)
+def break_glass_list(request):
+    role_check(user=request.user, roles=ASSIGN_ROLES, action=AuditEvent.Action.BREAK_GLASS_REVIEW)
+    return [_break_glass_shape(a) for a in selectors.break_glass_to_review()[:200]]
+
+
+@break_glass.post(
+    "/{int:access_id}/review/",
+    response={200: BreakGlassOut, **ERRORS},
+    operation_id="break_glass_review",
+    summary="Mark an emergency access as reviewed",
+)
+def break_glass_reviewed(request, access_id: int, payload: ReviewIn):
+    role_check(user=request.user, roles=ASSIGN_ROLES, action=AuditEvent.Action.BREAK_GLASS_REVIEW)
+    access = get_object_or_404(BreakGlassAccess, pk=access_id)
+    reviewed = services.break_glass_review(
+        access=access, reviewer=request.user, note=payload.note, address=_address(request)
+    )
+    return _break_glass_shape(reviewed)
+
+
+# --- treatments catalogue and records ---------------------------------------------------------------------
+
+treatments = Router(tags=["treatments"], auth=BranchTokenAuth())
+
+
+@treatments.get(
+    "/", response={200: list[TreatmentOut], **ERRORS}, operation_id="treatments_list", summary="The branch's treatments"
+)
+def treatment_list(request):
+    catalogue = Treatment.objects.order_by("name")
+    if request.user.role != Role.HOSPITAL_ADMIN:
+        catalogue = catalogue.filter(active=True)
+    return list(catalogue)
+
+
+@treatments.post(
+    "/",
+    response={201: TreatmentOut, **ERRORS},
+    operation_id="treatments_create",
+    summary="Add a treatment to the catalogue",
+)
+def treatment_create(request, payload: TreatmentIn):
+    role_check(user=request.user, roles=ASSIGN_ROLES, action="treatment_catalogue")
+    return Status(201, services.treatment_save(data=payload.model_dump()))
+
+
+@treatments.patch(
+    "/{int:treatment_id}/",
+    response={200: TreatmentOut, **ERRORS},
+    operation_id="treatments_update",
+    summary="Change a treatment of the catalogue",
+)
+def treatment_update(request, treatment_id: int, payload: TreatmentPatch):
+    role_check(user=request.user, roles=ASSIGN_ROLES, action="treatment_catalogue")
+    treatment = get_object_or_404(Treatment, pk=treatment_id)
+    return services.treatment_save(data=payload.model_dump(exclude_unset=True), treatment=treatment)
+
+
+@treatments.post(
+    "/record/",
+    response={201: RecordOut, **ERRORS},
+    operation_id="treatments_record",
+    summary="Record a treatment (doctors, for their patients)",
+)
+def treatment_record(request, payload: RecordIn):
+    role_check(user=request.user, roles=RECORD_ROLES, action=AuditEvent.Action.RECORD, address=_address(request))
+    access = _access(request, payload.patient_id, AuditEvent.Action.RECORD, roles=RECORD_ROLES, audit_read=False)
+    record = services.treatment_record_create(
+        doctor=request.user,
+        patient=access.patient,
+        data=payload.model_dump(exclude={"patient_id"}),
+        address=_address(request),
+    )
+    return Status(201, record_shape(record, clinical=True))
+
+
+@treatments.post(
+    "/record/{uuid:record_id}/correct/",
+    response={201: RecordOut, **ERRORS},
+    operation_id="treatments_correct",
+    summary="Correct a record (a new version; the old one stays)",
+)
+def treatment_correct(request, record_id: uuid.UUID, payload: CorrectionIn):
+    role_check(user=request.user, roles=RECORD_ROLES, action=AuditEvent.Action.CORRECT, address=_address(request))
+    record = TreatmentRecord.objects.filter(Q(pk=record_id)).select_related("patient").first()
+    if record is None:
+        raise DomainError.not_found("No such record.")
+    _access(request, record.patient_id, AuditEvent.Action.CORRECT, roles=RECORD_ROLES, audit_read=False)
+    corrected = services.treatment_record_correct(
+        doctor=request.user,
+        record=record,
+        data=payload.model_dump(exclude={"correction_reason"}),
+        reason=payload.correction_reason,
+        address=_address(request),
+    )
+    return Status(201, record_shape(corrected, clinical=True))

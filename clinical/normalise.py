@@ -1,0 +1,57 @@
+"""How typed text becomes what is stored and searched: names, phone numbers, identifiers."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import phonenumbers
+
+_SPACES = re.compile(r"\s+")
+_IDENTIFIER_NOISE = re.compile(r"[\s./-]+")
+# What a phone number may be typed with: digits, a leading +, spaces, dots, dashes, brackets.
+_PHONE_LIKE = re.compile(r"^\+?[\d\s().-]{6,30}$")
+
+
+def name_clean(value: str) -> str:
+    """A name as stored: spaces trimmed and collapsed, Unicode composed (NFC)."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", value)).strip()
+
+
+def name_for_search(value: str) -> str:
+    """Lower-case, without accents or combining marks, spaces collapsed: "José  Núñez" and
+    "jose nunez" are the same key. Used for the stored column and for every query."""
+    decomposed = unicodedata.normalize("NFKD", value.casefold())
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _SPACES.sub(" ", stripped).strip()
+
+
+class PhoneError(ValueError):
+    pass
+
+
+def phone_e164(value: str, region: str) -> str:
+    """A number with its own country code is taken as it is; one without is read with the
+    branch's country. Raises PhoneError for anything that is not a valid number."""
+    value = value.strip()
+    if not _PHONE_LIKE.match(value):
+        raise PhoneError("not a phone number")
+    try:
+        number = phonenumbers.parse(value, region.upper())
+    except phonenumbers.NumberParseException as exc:
+        raise PhoneError(str(exc)) from exc
+    if not phonenumbers.is_valid_number(number):
+        raise PhoneError("not a valid number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_for_search(value: str, region: str) -> str | None:
+    """The E.164 form of a query that looks like a phone number, however it was typed."""
+    try:
+        return phone_e164(value, region)
+    except PhoneError:
+        return None
+
+
+def identifier_normalise(value: str) -> str:
+    return _IDENTIFIER_NOISE.sub("", value).upper()

@@ -1,0 +1,240 @@
+"""Reads that need more than one line: search, the profile's parts, the timeline, review lists."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Role, User
+from clinical.models import (
+    AuditEvent,
+    BreakGlassAccess,
+    Patient,
+    PatientIdentifier,
+    PatientUserObjectPermission,
+    PrescriptionLine,
+    TreatmentRecord,
+)
+from clinical.normalise import identifier_normalise, name_for_search, phone_for_search
+from clinical.permissions import ATTEND
+from core.branch import branch_current
+from core.errors import DomainError
+
+# Whitelisted orderings: the value a client sends → the columns (with a unique tie-breaker).
+PATIENT_ORDERINGS = {
+    "name": ("name_search", "id"),
+    "-name": ("-name_search", "-id"),
+    "mrn": ("mrn",),
+    "-mrn": ("-mrn",),
+    "registered": ("registered_at", "id"),
+    "-registered": ("-registered_at", "-id"),
+    "date_of_birth": ("date_of_birth", "id"),
+    "-date_of_birth": ("-date_of_birth", "-id"),
+}
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    count: int
+    page: int
+    page_size: int
+
+
+def page_bounds(page: int, page_size: int) -> tuple[int, int]:
+    if not isinstance(page, int) or page < 1:
+        raise DomainError.invalid("page", _("A page number from 1."))
+    if not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise DomainError.invalid("page_size", _("Between 1 and %(n)d.") % {"n": MAX_PAGE_SIZE})
+    start = (page - 1) * page_size
+    return start, start + page_size
+
+
+def doctor_patient_ids(doctor: User) -> QuerySet:
+    """The ids of the patients a doctor may open now: assigned, or by unexpired break-glass."""
+    assigned = PatientUserObjectPermission.objects.filter(user=doctor, permission__codename=ATTEND).values(
+        "content_object_id"
+    )
+    emergency = BreakGlassAccess.objects.filter(doctor=doctor, expires_at__gt=timezone.now()).values("patient_id")
+    return assigned.union(emergency)
+
+
+def patients_visible_to(user: User) -> QuerySet[Patient]:
+    if user.role in (Role.HOSPITAL_ADMIN, Role.RECEPTIONIST):
+        return Patient.objects.all()
+    if user.role == Role.DOCTOR:
+        return Patient.objects.filter(pk__in=doctor_patient_ids(user))
+    return Patient.objects.none()
+
+
+def _search_match(search: str) -> Q:
+    """What a typed search term can be: a name fragment, a phone number however it is typed,
+    an MRN, an identifier or a patient id. Any of them matches."""
+    term = search.strip()
+    match = Q(mrn=term.upper().replace(" ", ""))
+    with contextlib.suppress(ValueError):
+        match |= Q(pk=uuid.UUID(term))
+    identifier = identifier_normalise(term)
+    if identifier:
+        match |= Q(pk__in=PatientIdentifier.objects.filter(value_normalised=identifier).values("patient_id"))
+    phone = phone_for_search(term, branch_current().country)
+    if phone:
+        match |= Q(phone=phone)
+    words = [w for w in name_for_search(term).split(" ") if len(w) >= 2]
+    if words:
+        name_match = Q()
+        for word in words:
+            name_match &= Q(name_search__contains=word)
+        match |= name_match
+    return match
+
+
+def patient_search(
+    *,
+    user: User,
+    search: str = "",
+    doctor_id: int | None = None,
+    treatment_id: int | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    ordering: str = "name",
+    page: int = 1,
+    page_size: int = 20,
+) -> Page:
+    if ordering not in PATIENT_ORDERINGS:
+        raise DomainError.invalid(
+            "ordering", _("Must be one of: %(choices)s.") % {"choices": ", ".join(PATIENT_ORDERINGS)}
+        )
+    if date_from and date_to and date_from > date_to:
+        raise DomainError.invalid("date_to", _("Must not be before date_from."))
+    start, end = page_bounds(page, page_size)
+    patients = patients_visible_to(user)
+    if search.strip():
+        patients = patients.filter(_search_match(search))
+    if doctor_id or treatment_id or date_from or date_to:
+        visits = TreatmentRecord.objects.filter(patient=OuterRef("pk"), is_current=True)
+        if doctor_id:
+            visits = visits.filter(doctor_id=doctor_id)
+        if treatment_id:
+            visits = visits.filter(treatment_id=treatment_id)
+        if date_from:
+            visits = visits.filter(visit_at__date__gte=date_from)
+        if date_to:
+            visits = visits.filter(visit_at__date__lte=date_to)
+        patients = patients.filter(Exists(visits))
+    count = patients.count()
+    items = list(patients.order_by(*PATIENT_ORDERINGS[ordering])[start:end]) if start < count else []
+    return Page(items=items, count=count, page=page, page_size=page_size)
+
+
+def patient_doctors(patient: Patient) -> list[User]:
+    return list(
+        User.objects.filter(
+            patientuserobjectpermission__content_object=patient,
+            patientuserobjectpermission__permission__codename=ATTEND,
+        ).order_by("full_name")
+    )
+
+
+def _with_prescriptions(records: QuerySet[TreatmentRecord]) -> QuerySet[TreatmentRecord]:
+    return records.select_related("doctor", "treatment", "prescription").prefetch_related(
+        Prefetch("prescription__lines", queryset=PrescriptionLine.objects.order_by("position"))
+    )
+
+
+def patient_recent_records(patient: Patient, limit: int = 10) -> list[TreatmentRecord]:
+    return list(_with_prescriptions(patient.treatment_records.filter(is_current=True)).order_by("-visit_at")[:limit])
+
+
+def patient_recent_appointments(patient: Patient, limit: int = 10) -> list[Any]:
+    """The newest appointments, through the relation scheduling adds (clinical does not import
+    it); none before scheduling exists."""
+    relation = next((rel for rel in Patient._meta.related_objects if rel.get_accessor_name() == "appointments"), None)
+    if relation is None:
+        return []
+    return list(patient.appointments.order_by("-start")[:limit])
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    record: TreatmentRecord
+    # Earlier versions of the same record, newest first: corrections never hide what was written.
+    earlier: list[TreatmentRecord]
+
+
+def patient_timeline(patient: Patient, *, page: int = 1, page_size: int = 20) -> Page:
+    start, end = page_bounds(page, page_size)
+    current = patient.treatment_records.filter(is_current=True)
+    count = current.count()
+    records = list(_with_prescriptions(current).order_by("-visit_at", "-id")[start:end])
+    earlier: dict[uuid.UUID, list[TreatmentRecord]] = defaultdict(list)
+    corrected = [r.lineage for r in records if r.version > 1]
+    if corrected:
+        for old in _with_prescriptions(
+            TreatmentRecord.objects.filter(lineage__in=corrected, is_current=False)
+        ).order_by("-version"):
+            earlier[old.lineage].append(old)
+    return Page(
+        items=[TimelineEntry(record=r, earlier=earlier.get(r.lineage, [])) for r in records],
+        count=count,
+        page=page,
+        page_size=page_size,
+    )
+
+
+def doctor_last_record(patient: Patient) -> TreatmentRecord | None:
+    """The newest record with a prescription: what "repeat" copies."""
+    return (
+        _with_prescriptions(patient.treatment_records.filter(is_current=True, prescription__isnull=False))
+        .order_by("-visit_at")
+        .first()
+    )
+
+
+def break_glass_to_review() -> QuerySet[BreakGlassAccess]:
+    return BreakGlassAccess.objects.filter(reviewed_at__isnull=True).select_related("doctor", "patient")
+
+
+def follow_ups_to_book() -> QuerySet[TreatmentRecord]:
+    return (
+        TreatmentRecord.objects.filter(is_current=True, follow_up_on__isnull=False, follow_up_done_at__isnull=True)
+        .select_related("patient", "doctor")
+        .order_by("follow_up_on")
+    )
+
+
+def audit_events(
+    *,
+    patient_id: uuid.UUID | None = None,
+    actor_id: int | None = None,
+    action: str = "",
+    outcome: str = "",
+    break_glass: bool | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> QuerySet[AuditEvent]:
+    events = AuditEvent.objects.all()
+    if patient_id:
+        events = events.filter(patient_id=patient_id)
+    if actor_id:
+        events = events.filter(actor_id=actor_id)
+    if action:
+        events = events.filter(action=action)
+    if outcome:
+        events = events.filter(outcome=outcome)
+    if break_glass is not None:
+        events = events.filter(break_glass=break_glass)
+    if date_from:
+        events = events.filter(at__date__gte=date_from)
+    if date_to:
+        events = events.filter(at__date__lte=date_to)
+    return events.order_by("-id")

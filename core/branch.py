@@ -1,0 +1,25 @@
+"""The branch a request or task is running in, with all of its settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django_tenants.utils import get_tenant_model
+
+from core.db import tenant_connection
+
+
+def branch_current() -> Any:
+    """The real branch row of the connection's schema.
+
+    ``schema_context()`` leaves a FakeTenant without the branch's fields (country, time zone,
+    prefixes): load the row then. Raises LookupError in the public schema.
+    """
+    tenant = getattr(tenant_connection(), "tenant", None)
+    if tenant is not None and getattr(tenant, "pk", None) is not None:
+        return tenant
+    schema = tenant_connection().schema_name
+    branch = get_tenant_model().objects.filter(schema_name=schema).first()
+    if branch is None:
+        raise LookupError(f"no branch has the schema {schema!r}")
+    return branch
