@@ -11,6 +11,7 @@ urlpatterns = [
     re_path(r"^api(/.*)?$", api_not_found),
     path("", home, name="home"),
     path("", include("accounts.urls")),
+    path("", include("clinical.urls")),
 ]
 
 handler403 = "accounts.views.forbidden"
