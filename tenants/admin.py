@@ -80,6 +80,7 @@ class HospitalChangeForm(forms.ModelForm):
             "contact_phone",
             "contact_email",
             "mrn_prefix",
+            "break_glass_hours",
         ]
 
     def clean(self):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
@@ -38,6 +39,7 @@ class Hospital(TenantMixin):
     break_glass_hours = models.PositiveSmallIntegerField(
         _("break-glass access (hours)"),
         default=4,
+        validators=[MinValueValidator(1), MaxValueValidator(72)],
         help_text=_("How long a doctor's emergency access to an unassigned patient lasts."),
     )
     # A branch answers requests only once onboarding has finished; see services.hospital_onboard.

@@ -82,7 +82,8 @@ def test_pages_are_bounded_and_counted(desk, people):
     beyond = desk.get("/api/patients/", {"page_size": 2, "page": 50}).json()
 
     assert first["count"] == second["count"] == 3
-    assert len(first["items"]) == 2 and len(second["items"]) == 1
+    assert len(first["items"]) == 2
+    assert len(second["items"]) == 1
     assert {p["id"] for p in first["items"]}.isdisjoint({p["id"] for p in second["items"]})
     assert beyond["items"] == []
     for bad in ({"page_size": 0}, {"page_size": 101}, {"page": 0}, {"page": "x"}):
