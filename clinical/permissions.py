@@ -20,27 +20,29 @@ from core.errors import DomainError
 ATTEND = "attend_patient"
 
 # What each staff role may do to patients; doctors only to the patients they attend.
-REGISTER_ROLES = {Role.HOSPITAL_ADMIN, Role.RECEPTIONIST}
-VIEW_ROLES = {Role.HOSPITAL_ADMIN, Role.RECEPTIONIST, Role.DOCTOR}
-RECORD_ROLES = {Role.DOCTOR}
-ASSIGN_ROLES = {Role.HOSPITAL_ADMIN}
+REGISTER_ROLES: frozenset[str] = frozenset({Role.HOSPITAL_ADMIN, Role.RECEPTIONIST})
+VIEW_ROLES: frozenset[str] = frozenset({Role.HOSPITAL_ADMIN, Role.RECEPTIONIST, Role.DOCTOR})
+RECORD_ROLES: frozenset[str] = frozenset({Role.DOCTOR})
+ASSIGN_ROLES: frozenset[str] = frozenset({Role.HOSPITAL_ADMIN})
 # Minimum necessary: these roles see diagnoses, clinical notes and prescriptions.
-CLINICAL_ROLES = {Role.HOSPITAL_ADMIN, Role.DOCTOR}
+CLINICAL_ROLES: frozenset[str] = frozenset({Role.HOSPITAL_ADMIN, Role.DOCTOR})
 # The fields of a patient each role may change (doctors: their assigned patients only).
-DEMOGRAPHIC_FIELDS = {
-    "full_name",
-    "description",
-    "gender",
-    "date_of_birth",
-    "age",
-    "phone",
-    "email",
-    "address",
-    "contact",
-    "identifiers",
-}
-SAFETY_FIELDS = {"allergies", "medical_history"}
-EDITABLE_FIELDS = {
+DEMOGRAPHIC_FIELDS: frozenset[str] = frozenset(
+    {
+        "full_name",
+        "description",
+        "gender",
+        "date_of_birth",
+        "age",
+        "phone",
+        "email",
+        "address",
+        "contact",
+        "identifiers",
+    }
+)
+SAFETY_FIELDS: frozenset[str] = frozenset({"allergies", "medical_history"})
+EDITABLE_FIELDS: dict[str, frozenset[str]] = {
     Role.HOSPITAL_ADMIN: DEMOGRAPHIC_FIELDS | SAFETY_FIELDS,
     Role.RECEPTIONIST: DEMOGRAPHIC_FIELDS | SAFETY_FIELDS,
     Role.DOCTOR: SAFETY_FIELDS,
@@ -102,7 +104,7 @@ def deny(
     return DomainError.forbidden(message)
 
 
-def role_check(*, user: User, roles: set[str], action: str, address: str | None = None, patient_id=None) -> None:
+def role_check(*, user: User, roles: frozenset[str], action: str, address: str | None = None, patient_id=None) -> None:
     if user.role not in roles:
         if user.role == Role.PATIENT:
             message = _("Patients reach their records through the portal.")
@@ -116,7 +118,7 @@ def patient_get_for_user(
     user: User,
     patient_id: uuid.UUID | str,
     action: str,
-    roles: set[str] = VIEW_ROLES,
+    roles: frozenset[str] = VIEW_ROLES,
     address: str | None = None,
     audit_read: bool = True,
 ) -> PatientAccess:

@@ -21,6 +21,7 @@ from clinical.models import (
     PatientIdentifier,
     PatientUserObjectPermission,
     PrescriptionLine,
+    Treatment,
     TreatmentRecord,
 )
 from clinical.normalise import identifier_normalise, name_for_search, phone_for_search
@@ -158,10 +159,10 @@ def patient_recent_records(patient: Patient, limit: int = 10) -> list[TreatmentR
 def patient_recent_appointments(patient: Patient, limit: int = 10) -> list[Any]:
     """The newest appointments, through the relation scheduling adds (clinical does not import
     it); none before scheduling exists."""
-    relation = next((rel for rel in Patient._meta.related_objects if rel.get_accessor_name() == "appointments"), None)
-    if relation is None:
+    accessor: str = "appointments"
+    if not any(rel.get_accessor_name() == accessor for rel in Patient._meta.related_objects):
         return []
-    return list(patient.appointments.order_by("-start")[:limit])
+    return list(getattr(patient, accessor).order_by("-start")[:limit])
 
 
 @dataclass(frozen=True)
@@ -238,3 +239,40 @@ def audit_events(
     if date_to:
         events = events.filter(at__date__lte=date_to)
     return events.order_by("-id")
+
+
+# --- the hospital admin's pages ---------------------------------------------------------------------
+
+
+def break_glass_reviewed_recent(limit: int = 20) -> list[BreakGlassAccess]:
+    return list(
+        BreakGlassAccess.objects.filter(reviewed_at__isnull=False)
+        .select_related("doctor", "patient", "reviewed_by")
+        .order_by("-reviewed_at")[:limit]
+    )
+
+
+def doctors_assignable(patient: Patient) -> QuerySet[User]:
+    """The branch's active doctors not assigned to ``patient`` yet."""
+    assigned = PatientUserObjectPermission.objects.filter(content_object=patient, permission__codename=ATTEND).values(
+        "user_id"
+    )
+    return User.objects.filter(role=Role.DOCTOR, is_active=True).exclude(pk__in=assigned).order_by("full_name", "id")
+
+
+def patient_id_for_reference(reference: str) -> uuid.UUID | None:
+    """The patient an admin names by id or by MRN; an id is taken as given (the audit trail
+    may name it), an MRN must belong to a patient."""
+    term = reference.strip()
+    with contextlib.suppress(ValueError):
+        return uuid.UUID(term)
+    return Patient.objects.filter(mrn=term.upper().replace(" ", "")).values_list("pk", flat=True).first()
+
+
+def patient_mrns(patient_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    return dict(Patient.objects.filter(pk__in=patient_ids).values_list("pk", "mrn")) if patient_ids else {}
+
+
+def treatments_catalogue() -> QuerySet[Treatment]:
+    """Every treatment of the branch, inactive ones too (the admin's view of the catalogue)."""
+    return Treatment.objects.order_by("name", "id")

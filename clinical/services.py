@@ -3,6 +3,7 @@ treatments catalogue, treatment records and their corrections, drafts."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -49,6 +50,7 @@ DUPLICATE_SIMILARITY = 0.5
 ICD10 = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
 MAX_PRESCRIPTION_LINES = 30
 MAX_DRAFT_BYTES = 64 * 1024
+APPOINTMENT_MODEL = "scheduling.Appointment"
 
 
 def branch_today() -> dt.date:
@@ -208,10 +210,11 @@ def patient_duplicates(*, name_search: str, date_of_birth: dt.date, exclude: uui
     """Patients born the same day with a similar name: what the front desk should check first."""
     if not name_search:
         return []
+    candidates = Patient.objects.filter(date_of_birth=date_of_birth)
+    if exclude is not None:
+        candidates = candidates.exclude(pk=exclude)
     return list(
-        Patient.objects.filter(date_of_birth=date_of_birth)
-        .exclude(pk=exclude)
-        .annotate(similarity=TrigramSimilarity("name_search", name_search))
+        candidates.annotate(similarity=TrigramSimilarity("name_search", name_search))
         .filter(Q(similarity__gte=DUPLICATE_SIMILARITY) | Q(name_search=name_search))
         .order_by("-similarity")[:10]
     )
@@ -221,7 +224,10 @@ def _identifier_owners(identifiers: list[tuple[str, str]], exclude: uuid.UUID | 
     match = Q(pk__in=[])
     for kind, value in identifiers:
         match |= Q(identifiers__kind=kind, identifiers__value_normalised=identifier_normalise(value))
-    return list(Patient.objects.filter(match).exclude(pk=exclude).distinct()[:10])
+    owners = Patient.objects.filter(match)
+    if exclude is not None:
+        owners = owners.exclude(pk=exclude)
+    return list(owners.distinct()[:10])
 
 
 def _duplicates_refuse(fields: PatientFields, *, confirm_new: bool, current: Patient | None = None) -> None:
@@ -329,7 +335,7 @@ def patient_update(
     *, actor: User, patient: Patient, data: dict[str, Any], confirm_new: bool = False, address: str | None = None
 ) -> Patient:
     """Change what ``actor``'s role may change; the caller has checked access to ``patient``."""
-    refused = sorted(set(data) - EDITABLE_FIELDS.get(actor.role, set()))
+    refused = sorted(set(data) - EDITABLE_FIELDS.get(actor.role, frozenset()))
     if refused:
         raise DomainError.forbidden(_("Your role cannot change: %(fields)s.") % {"fields": ", ".join(refused)})
     fields = _patient_fields_check(data, creating=False, current=patient)
@@ -537,10 +543,9 @@ def _appointment_check(errors: Errors, value: Any, patient: Patient) -> uuid.UUI
         errors.add("appointment_id", _("No such appointment of this patient."))
         return None
     # By name: clinical does not import scheduling; without it there is no appointment to name.
-    try:
-        appointment_model = apps.get_model("scheduling", "Appointment")
-    except LookupError:
-        appointment_model = None
+    appointment_model: Any = None
+    with contextlib.suppress(LookupError):
+        appointment_model = apps.get_model(APPOINTMENT_MODEL)
     if appointment_model is None or not appointment_model.objects.filter(pk=appointment_id, patient=patient).exists():
         errors.add("appointment_id", _("No such appointment of this patient."))
         return None

@@ -17,7 +17,7 @@ def page_access(
     patient_id: uuid.UUID,
     action: str,
     *,
-    roles: set[str] = VIEW_ROLES,
+    roles: frozenset[str] = VIEW_ROLES,
     audit_read: bool = True,
 ) -> PatientAccess:
     """``patient_get_for_user`` for a page: 404 and 403 as Django's own, the denial recorded."""
