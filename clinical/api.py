@@ -322,16 +322,16 @@ def _break_glass_shape(access: BreakGlassAccess) -> dict:
     summary="Emergency access to an unassigned patient",
 )
 def patient_break_glass(request, patient_id: uuid.UUID, payload: BreakGlassIn):
-    patient = Patient.objects.filter(pk=patient_id).first()
-    if patient is None:
-        raise DomainError.not_found("No such patient.")
     role_check(
         user=request.user,
         roles=RECORD_ROLES,
         action=AuditEvent.Action.BREAK_GLASS,
         address=_address(request),
-        patient_id=patient.pk,
+        patient_id=patient_id,
     )
+    patient = Patient.objects.filter(pk=patient_id).first()
+    if patient is None:
+        raise DomainError.not_found("No such patient.")
     access = services.break_glass_open(
         doctor=request.user, patient=patient, reason=payload.reason, address=_address(request)
     )

@@ -127,10 +127,11 @@ def patient_get_for_user(
     ``audit_read`` records an allowed read now; writes record themselves in their service.
     """
     pid = _patient_id(patient_id)
+    # The role first: a role that may never do this learns nothing about which ids exist.
+    role_check(user=user, roles=roles, action=action, address=address, patient_id=pid)
     patient = Patient.objects.filter(pk=pid).first() if pid else None
     if patient is None:
         raise DomainError.not_found(_("No such patient."))
-    role_check(user=user, roles=roles, action=action, address=address, patient_id=patient.pk)
     via: Literal["role", "assignment", "break_glass"] = "role"
     if user.role == Role.DOCTOR:
         if doctor_attends(user, patient):
