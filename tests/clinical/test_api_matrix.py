@@ -19,7 +19,7 @@ from accounts.models import Role, User
 from clinical import services
 from clinical.models import BreakGlassAccess, Patient, PatientUserObjectPermission, Treatment, TreatmentRecord
 from config.api import branch_api
-from tests.clinical.conftest import assign, post, record, register
+from tests.clinical.conftest import assign, record, register
 
 pytestmark = pytest.mark.django_db
 
