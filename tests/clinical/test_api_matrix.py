@@ -1,4 +1,4 @@
-"""Who may call which clinical route: one matrix over every route × every kind of caller.
+"""Who may call which clinical route: one matrix over every route by every kind of caller.
 
 A denied call must change nothing (the audit trail aside: it records the denial). A clinical
 route that is not in the matrix fails the test, so a new route cannot ship unchecked.
