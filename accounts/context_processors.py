@@ -12,6 +12,11 @@ from accounts.models import Role
 # (label, url name, roles that see it). Later features add their screens here.
 NAVIGATION = [
     (_("Home"), "home", {Role.HOSPITAL_ADMIN, Role.DOCTOR, Role.RECEPTIONIST}),
+    (_("Patients"), "clinical:patient_search", {Role.HOSPITAL_ADMIN, Role.DOCTOR, Role.RECEPTIONIST}),
+    (_("Follow-ups"), "clinical:follow_ups", {Role.HOSPITAL_ADMIN, Role.RECEPTIONIST}),
+    (_("Treatments"), "clinical:treatments", {Role.HOSPITAL_ADMIN}),
+    (_("Break-glass review"), "clinical:break_glass_review", {Role.HOSPITAL_ADMIN}),
+    (_("Audit trail"), "clinical:audit", {Role.HOSPITAL_ADMIN}),
     (_("Staff"), "accounts:staff_list", {Role.HOSPITAL_ADMIN}),
     (_("Security log"), "accounts:security_log", {Role.HOSPITAL_ADMIN}),
 ]

@@ -12,7 +12,14 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
-from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+from guardian.models import UserObjectPermissionBase
+
+# Users exist in the public schema too (platform operators), where these tables do not. Django
+# looks for rows to cascade to or protect in every table that refers to a user, whatever the
+# schema, so deleting an operator would fail on a missing table. DO_NOTHING skips that search;
+# the database's foreign key still refuses to delete a branch user who is referred to (staff
+# are deactivated, never deleted).
+USER_KEPT = models.DO_NOTHING
 
 
 class Gender(models.TextChoices):
@@ -47,7 +54,7 @@ class Patient(models.Model):
     history_notes = models.TextField(_("medical history"), blank=True)
     registered_at = models.DateTimeField(auto_now_add=True, db_index=True)
     registered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=USER_KEPT, related_name="+"
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -70,12 +77,10 @@ class Patient(models.Model):
 
 
 class PatientUserObjectPermission(UserObjectPermissionBase):
-    """An assignment: guardian's direct foreign-key model (no varchar join on a UUID)."""
+    """An assignment: guardian's direct foreign-key model (no varchar join on a UUID).
+    Groups are never given patients, so there is no group counterpart."""
 
-    content_object = models.ForeignKey(Patient, on_delete=models.CASCADE)
-
-
-class PatientGroupObjectPermission(GroupObjectPermissionBase):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=USER_KEPT)
     content_object = models.ForeignKey(Patient, on_delete=models.CASCADE)
 
 
@@ -159,7 +164,7 @@ class TreatmentRecord(models.Model):
     is_current = models.BooleanField(default=True)
     correction_reason = models.TextField(blank=True)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="treatment_records")
-    doctor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    doctor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=USER_KEPT, related_name="+")
     treatment = models.ForeignKey(Treatment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     # The visit this record belongs to. A plain column until scheduling's appointments exist;
     # scheduling turns it into a foreign key (same column) without clinical importing it.
@@ -235,7 +240,7 @@ class RecordDraft(models.Model):
     """What a doctor has typed into a record form and not saved yet: kept as they type, so an
     idle logout or a closed tab loses nothing. Deleted when the record is saved."""
 
-    doctor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    doctor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=USER_KEPT, related_name="+")
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
     # The lineage being corrected, or none for a new record.
     lineage = models.UUIDField(null=True, blank=True)
@@ -257,13 +262,13 @@ class RecordDraft(models.Model):
 class BreakGlassAccess(models.Model):
     """An unassigned doctor's emergency access to one patient, for a limited time."""
 
-    doctor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    doctor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=USER_KEPT, related_name="+")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="break_glass_accesses")
     reason = models.TextField()
     opened_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=USER_KEPT, related_name="+"
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     review_note = models.TextField(blank=True)
@@ -295,6 +300,7 @@ class AuditEvent(models.Model):
         UNASSIGN = "unassign", _("Unassigned a doctor")
         BREAK_GLASS = "break_glass", _("Break-glass access")
         BREAK_GLASS_REVIEW = "break_glass_review", _("Reviewed a break-glass access")
+        FOLLOW_UP_DONE = "follow_up_done", _("Settled a follow-up")
 
     class Outcome(models.TextChoices):
         ALLOWED = "allowed", _("Allowed")

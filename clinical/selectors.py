@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -21,6 +21,7 @@ from clinical.models import (
     PatientIdentifier,
     PatientUserObjectPermission,
     PrescriptionLine,
+    RecordDraft,
     Treatment,
     TreatmentRecord,
 )
@@ -137,6 +138,16 @@ def patient_search(
     return Page(items=items, count=count, page=page, page_size=page_size)
 
 
+def phone_sharers_count(*, user: User, patients: list[Patient]) -> dict[str, int]:
+    """For each phone number of ``patients``, how many other patients ``user`` may see share it
+    (a family on one phone): a hint beside search results, one query for a page of them."""
+    phones = {p.phone for p in patients if p.phone}
+    if not phones:
+        return {}
+    rows = patients_visible_to(user).filter(phone__in=phones).values("phone").annotate(n=Count("pk"))
+    return {row["phone"]: row["n"] - 1 for row in rows if row["n"] > 1}
+
+
 def patient_doctors(patient: Patient) -> list[User]:
     return list(
         User.objects.filter(
@@ -199,6 +210,22 @@ def doctor_last_record(patient: Patient) -> TreatmentRecord | None:
         .order_by("-visit_at")
         .first()
     )
+
+
+def record_get(record_id: uuid.UUID) -> TreatmentRecord | None:
+    return (
+        TreatmentRecord.objects.select_related("patient", "doctor", "treatment", "prescription")
+        .filter(pk=record_id)
+        .first()
+    )
+
+
+def record_current(lineage: uuid.UUID) -> TreatmentRecord | None:
+    return TreatmentRecord.objects.filter(lineage=lineage, is_current=True).first()
+
+
+def record_draft_get(*, doctor: User, patient: Patient, lineage: uuid.UUID | None) -> RecordDraft | None:
+    return RecordDraft.objects.filter(doctor=doctor, patient=patient, lineage=lineage).first()
 
 
 def break_glass_to_review() -> QuerySet[BreakGlassAccess]:

@@ -492,6 +492,8 @@ def treatment_save(*, data: dict[str, Any], treatment: Treatment | None = None) 
             treatment.save()
             return treatment
     except IntegrityError as exc:
+        if treatment is not None:
+            treatment.refresh_from_db()  # the caller's object is not left holding refused values
         if "code" in str(exc):
             raise DomainError.conflict(_("Another treatment has this code."), field="code") from exc
         raise
@@ -688,11 +690,22 @@ def treatment_record_correct(
     return corrected
 
 
-def follow_up_done(*, record: TreatmentRecord) -> None:
-    """The front desk has booked the follow-up, or settled it otherwise."""
-    TreatmentRecord.objects.filter(lineage=record.lineage, follow_up_done_at__isnull=True).update(
-        follow_up_done_at=timezone.now()
-    )
+def follow_up_done(*, record: TreatmentRecord, actor: User, address: str | None = None) -> bool:
+    """The front desk has booked the follow-up, or settled it otherwise. Returns whether it
+    was still open (two desks may press the button at once; one of them settles it)."""
+    with transaction.atomic():
+        settled = TreatmentRecord.objects.filter(lineage=record.lineage, follow_up_done_at__isnull=True).update(
+            follow_up_done_at=timezone.now()
+        )
+        if settled:
+            audit_record(
+                actor=actor,
+                action=AuditEvent.Action.FOLLOW_UP_DONE,
+                patient_id=record.patient_id,
+                address=address,
+                record_id=record.pk,
+            )
+    return bool(settled)
 
 
 def record_draft_save(
@@ -700,4 +713,16 @@ def record_draft_save(
 ) -> None:
     if len(json.dumps(data)) > MAX_DRAFT_BYTES:
         raise DomainError.invalid("draft", _("The draft is too long to keep."))
+    if (
+        lineage is not None
+        and not TreatmentRecord.objects.filter(
+            lineage=lineage, patient=patient, doctor=doctor, is_current=True
+        ).exists()
+    ):
+        raise DomainError.invalid("lineage", _("Not a current record of yours for this patient."))
     RecordDraft.objects.update_or_create(doctor=doctor, patient=patient, lineage=lineage, defaults={"data": data})
+
+
+def record_draft_discard(*, doctor: User, patient: Patient, lineage: uuid.UUID | None = None) -> None:
+    """The doctor's "discard draft": the form starts again from the record (or empty)."""
+    RecordDraft.objects.filter(doctor=doctor, patient=patient, lineage=lineage).delete()

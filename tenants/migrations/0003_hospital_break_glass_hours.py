@@ -5,15 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenants', '0002_initial'),
+        ("tenants", "0002_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='hospital',
-            name='break_glass_hours',
-            field=models.PositiveSmallIntegerField(default=4, help_text="How long a doctor's emergency access to an unassigned patient lasts.", validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(72)], verbose_name='break-glass access (hours)'),
+            model_name="hospital",
+            name="break_glass_hours",
+            field=models.PositiveSmallIntegerField(
+                default=4,
+                help_text="How long a doctor's emergency access to an unassigned patient lasts.",
+                validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(72)],
+                verbose_name="break-glass access (hours)",
+            ),
         ),
     ]

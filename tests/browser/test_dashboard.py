@@ -23,9 +23,21 @@ def _sign_in(page, url, slug: str, email: str, password: str = PASSWORD) -> None
 @pytest.mark.parametrize(
     ("role", "links"),
     [
-        (Role.HOSPITAL_ADMIN, ["Home", "Staff", "Security log"]),
-        (Role.DOCTOR, ["Home"]),
-        (Role.RECEPTIONIST, ["Home"]),
+        (
+            Role.HOSPITAL_ADMIN,
+            [
+                "Home",
+                "Patients",
+                "Follow-ups",
+                "Treatments",
+                "Break-glass review",
+                "Audit trail",
+                "Staff",
+                "Security log",
+            ],
+        ),
+        (Role.DOCTOR, ["Home", "Patients"]),
+        (Role.RECEPTIONIST, ["Home", "Patients", "Follow-ups"]),
     ],
 )
 def test_staff_sign_in_and_see_their_roles_navigation(page, url, role, links):

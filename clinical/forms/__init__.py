@@ -1,0 +1,1 @@
+"""The clinical dashboard's forms, by who uses them (as ``clinical/views/``)."""
