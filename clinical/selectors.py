@@ -87,7 +87,13 @@ def _search_match(search: str) -> Q:
         match |= Q(pk=uuid.UUID(term))
     identifier = identifier_normalise(term)
     if identifier:
-        match |= Q(pk__in=PatientIdentifier.objects.filter(value_normalised=identifier).values("patient_id"))
+        # Looked up first: an IN (subquery) inside the OR would keep PostgreSQL from using any
+        # index for the whole condition and turn every search into a scan of the table.
+        owners = list(
+            PatientIdentifier.objects.filter(value_normalised=identifier).values_list("patient_id", flat=True)[:100]
+        )
+        if owners:
+            match |= Q(pk__in=owners)
     phone = phone_for_search(term, branch_current().country)
     if phone:
         match |= Q(phone=phone)
@@ -95,7 +101,12 @@ def _search_match(search: str) -> Q:
     if words:
         name_match = Q()
         for word in words:
-            name_match &= Q(name_search__contains=word)
+            if len(word) == 2:
+                # Two letters hold no whole trigram: match them at the start of a name part,
+                # which the trigram index can serve ("li" finds Li Wei and Lily, not Emily).
+                name_match &= Q(name_search__startswith=word) | Q(name_search__contains=f" {word}")
+            else:
+                name_match &= Q(name_search__contains=word)
         match |= name_match
     return match
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pytest
 from django.db import connection
@@ -10,6 +11,15 @@ from django_tenants.utils import schema_context
 
 from accounts.models import Role, User
 from accounts.services import user_role_group_set
+from clinical import services
+from clinical.models import (
+    BreakGlassAccess,
+    Patient,
+    PatientUserObjectPermission,
+    RecordDraft,
+    Treatment,
+    TreatmentRecord,
+)
 
 
 def post(client, path: str, body: dict):
@@ -54,3 +64,63 @@ def other_doctor(stmarys) -> User:
         )
         user_role_group_set(user=doctor, role=Role.DOCTOR)
         return doctor
+
+
+# --- one patient seen by every kind of caller (the permission matrices) -----------------------
+
+
+@dataclass
+class World:
+    patient: Patient
+    record_id: str
+    treatment: Treatment
+    access_id: int
+    callers: dict[str, User | None]
+
+
+@pytest.fixture
+def world(stmarys, riverside, other_doctor) -> World:
+    doctor = stmarys.user(Role.DOCTOR)
+    patient = register(stmarys, allergies=[{"substance": "Latex"}])
+    assign(stmarys, patient["id"], doctor)
+    made = record(stmarys, doctor, patient["id"], follow_up={"in_days": 7})
+    with schema_context(stmarys.schema):
+        connection.set_tenant(stmarys.hospital)
+        glass = User.objects.create_user(username="glass@stmarys.test", email="glass@stmarys.test", role=Role.DOCTOR)
+        patient_row = Patient.objects.get(pk=patient["id"])
+        services.break_glass_open(doctor=glass, patient=patient_row, reason="Collapsed in the waiting room")
+        access = BreakGlassAccess.objects.get(doctor=glass)
+        treatment = Treatment.objects.create(name="Consultation", code="CONS", duration_minutes=15)
+    return World(
+        patient=patient_row,
+        record_id=made["id"],
+        treatment=treatment,
+        access_id=access.pk,
+        callers={
+            "admin": stmarys.user(Role.HOSPITAL_ADMIN),
+            "receptionist": stmarys.user(Role.RECEPTIONIST),
+            "doctor": doctor,
+            "other_doctor": other_doctor,
+            "glass_doctor": glass,
+            "patient": stmarys.user(Role.PATIENT),
+            "outsider": riverside.user(Role.HOSPITAL_ADMIN),
+            "outsider_at_home": riverside.user(Role.HOSPITAL_ADMIN),
+            "anonymous": None,
+        },
+    )
+
+
+def state_of(branch, patient: Patient) -> dict:
+    """Everything a clinical write could change, except the audit trail."""
+    with schema_context(branch.schema):
+        fresh = Patient.objects.get(pk=patient.pk)
+        return {
+            "patients": Patient.objects.count(),
+            "patient": (fresh.updated_at, sorted(a.substance for a in fresh.allergies.all())),
+            "records": list(TreatmentRecord.objects.order_by("id").values_list("id", "is_current")),
+            "assignments": PatientUserObjectPermission.objects.count(),
+            "accesses": list(BreakGlassAccess.objects.order_by("id").values_list("id", "reviewed_at")),
+            "treatments": list(Treatment.objects.order_by("id").values_list("id", "code", "duration_minutes")),
+            "drafts": list(RecordDraft.objects.order_by("id").values_list("id", "data")),
+            "follow_ups": list(TreatmentRecord.objects.order_by("id").values_list("id", "follow_up_done_at")),
+        }

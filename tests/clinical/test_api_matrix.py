@@ -8,18 +8,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 
 import pytest
-from django.db import connection
 from django.test import Client
-from django_tenants.utils import schema_context
 
-from accounts.models import Role, User
-from clinical import services
-from clinical.models import BreakGlassAccess, Patient, PatientUserObjectPermission, Treatment, TreatmentRecord
+from accounts.models import User
 from config.api import branch_api
-from tests.clinical.conftest import assign, record, register
+from tests.clinical.conftest import World, state_of
 
 pytestmark = pytest.mark.django_db
 
@@ -93,47 +88,6 @@ def test_every_clinical_route_is_in_the_matrix():
     assert _declared_routes() == set(MATRIX)
 
 
-@dataclass
-class World:
-    patient: Patient
-    record_id: str
-    treatment: Treatment
-    access_id: int
-    callers: dict[str, User | None]
-
-
-@pytest.fixture
-def world(stmarys, riverside, other_doctor) -> World:
-    doctor = stmarys.user(Role.DOCTOR)
-    patient = register(stmarys, allergies=[{"substance": "Latex"}])
-    assign(stmarys, patient["id"], doctor)
-    made = record(stmarys, doctor, patient["id"])
-    with schema_context(stmarys.schema):
-        connection.set_tenant(stmarys.hospital)
-        glass = User.objects.create_user(username="glass@stmarys.test", email="glass@stmarys.test", role=Role.DOCTOR)
-        patient_row = Patient.objects.get(pk=patient["id"])
-        services.break_glass_open(doctor=glass, patient=patient_row, reason="Collapsed in the waiting room")
-        access = BreakGlassAccess.objects.get(doctor=glass)
-        treatment = Treatment.objects.create(name="Consultation", code="CONS", duration_minutes=15)
-    return World(
-        patient=patient_row,
-        record_id=made["id"],
-        treatment=treatment,
-        access_id=access.pk,
-        callers={
-            "admin": stmarys.user(Role.HOSPITAL_ADMIN),
-            "receptionist": stmarys.user(Role.RECEPTIONIST),
-            "doctor": doctor,
-            "other_doctor": other_doctor,
-            "glass_doctor": glass,
-            "patient": stmarys.user(Role.PATIENT),
-            "outsider": riverside.user(Role.HOSPITAL_ADMIN),
-            "outsider_at_home": riverside.user(Role.HOSPITAL_ADMIN),
-            "anonymous": None,
-        },
-    )
-
-
 def _client(caller: str, world: World, stmarys, riverside) -> Client:
     user = world.callers[caller]
     if caller == "outsider":
@@ -169,20 +123,6 @@ def _request(method: str, route: str, world: World, other_doctor: User):
     return method, path, (json.dumps(body) if body is not None else None)
 
 
-def _state(branch, patient: Patient) -> dict:
-    """Everything a clinical write could change, except the audit trail."""
-    with schema_context(branch.schema):
-        fresh = Patient.objects.get(pk=patient.pk)
-        return {
-            "patients": Patient.objects.count(),
-            "patient": (fresh.updated_at, sorted(a.substance for a in fresh.allergies.all())),
-            "records": list(TreatmentRecord.objects.order_by("id").values_list("id", "is_current")),
-            "assignments": PatientUserObjectPermission.objects.count(),
-            "accesses": list(BreakGlassAccess.objects.order_by("id").values_list("id", "reviewed_at")),
-            "treatments": list(Treatment.objects.order_by("id").values_list("id", "code", "duration_minutes")),
-        }
-
-
 @pytest.mark.parametrize("caller", CALLERS)
 @pytest.mark.parametrize(("method", "route"), list(MATRIX))
 def test_matrix(stmarys, riverside, other_doctor, world, method, route, caller):
@@ -191,12 +131,12 @@ def test_matrix(stmarys, riverside, other_doctor, world, method, route, caller):
         pytest.skip("no id of this branch to name from another branch")
     client = _client(caller, world, stmarys, riverside)
     method, path, body = _request(method, route, world, other_doctor)
-    before = _state(stmarys, world.patient)
+    before = state_of(stmarys, world.patient)
 
     call = getattr(client, method.lower())
     response = call(path, body, content_type="application/json") if body is not None else call(path)
 
     assert response.status_code == expected, (caller, method, path, response.content[:300])
     if response.status_code >= 400:
-        assert _state(stmarys, world.patient) == before, "a denied call changed something"
+        assert state_of(stmarys, world.patient) == before, "a denied call changed something"
         assert "detail" in response.json()
