@@ -637,6 +637,17 @@ def _measure(branch: Branch, filled: Filled, busy: Any, args: argparse.Namespace
         http_ms, matches = _requests_time(desk, paths, warmup=args.warmup, repeat=args.repeat, check=checks[label])
         figures.append(Figures(label, http_ms, matches=matches))
         figures[-1].statements, figures[-1].search_path_sets = _request_statements(desk, paths[0])
+    if args.profile:
+        import cProfile
+        import pstats
+
+        paths = [f"/api/patients/?{urlencode({'search': t})}" for t in searches["name search"]]
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for path in paths * 3:
+            desk.get(path)
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
     for number in national[:5]:
         body = desk.get(f"/api/patients/?{urlencode({'search': number})}").json()
         if body["items"][0]["phone"] != phone_of[number]:
@@ -700,6 +711,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=200, help="timed requests of each kind")
     parser.add_argument("--warmup", type=int, default=20, help="untimed requests of each kind first")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--profile", action="store_true", help="also print where a name search spends its time")
     args = parser.parse_args()
     # Synthetic data, not secrets: a seeded generator makes runs comparable.
     rng = random.Random(args.seed)  # noqa: S311

@@ -29,6 +29,7 @@ from clinical.schemas import (
     BreakGlassIn,
     BreakGlassOut,
     CorrectionIn,
+    FollowUpList,
     PatientCreated,
     PatientIn,
     PatientList,
@@ -336,6 +337,66 @@ def patient_break_glass(request, patient_id: uuid.UUID, payload: BreakGlassIn):
         doctor=request.user, patient=patient, reason=payload.reason, address=_address(request)
     )
     return Status(201, _break_glass_shape(access))
+
+
+# --- follow-ups to book ------------------------------------------------------------------------------
+
+follow_ups = Router(tags=["follow-ups"], auth=BranchTokenAuth())
+DESK_ROLES = REGISTER_ROLES
+
+
+class FollowUpQuery(Schema):
+    page: int = 1
+    page_size: int = 50
+
+
+@follow_ups.get(
+    "/",
+    response={200: FollowUpList, **ERRORS},
+    operation_id="follow_ups_to_book",
+    summary="Follow-up visits doctors asked for, not booked yet, soonest first",
+)
+def follow_up_list(request, query: Query[FollowUpQuery]):
+    role_check(user=request.user, roles=DESK_ROLES, action="follow_ups")
+    start, end = selectors.page_bounds(query.page, query.page_size)
+    due = selectors.follow_ups_to_book()
+    count = due.count()
+    return {
+        "items": [
+            {
+                "record_id": r.pk,
+                "patient": {
+                    "id": r.patient.pk,
+                    "mrn": r.patient.mrn,
+                    "full_name": r.patient.display_name,
+                    "phone": r.patient.phone,
+                },
+                "doctor": _person(r.doctor),
+                "due_on": r.follow_up_on,
+                "note": r.follow_up_note,
+                "visit_at": r.visit_at,
+            }
+            for r in due[start:end]
+        ],
+        "count": count,
+        "page": query.page,
+        "page_size": query.page_size,
+    }
+
+
+@follow_ups.post(
+    "/{uuid:record_id}/done/",
+    response={204: None, **ERRORS},
+    operation_id="follow_ups_done",
+    summary="Take a follow-up off the list (booked, or settled otherwise)",
+)
+def follow_up_settle(request, record_id: uuid.UUID):
+    role_check(user=request.user, roles=DESK_ROLES, action="follow_ups")
+    record = selectors.follow_ups_to_book().filter(pk=record_id).first()
+    if record is None:
+        raise DomainError.not_found("No such follow-up to book.")
+    services.follow_up_done(record=record, actor=request.user, address=_address(request))
+    return Status(204, None)
 
 
 # --- break-glass review -------------------------------------------------------------------------------

@@ -257,3 +257,28 @@ class BreakGlassOut(Schema):
 
 class ReviewIn(Schema):
     note: Text = ""
+
+
+class PatientRef(Schema):
+    id: uuid.UUID
+    mrn: str
+    full_name: str
+    phone: str
+
+
+class FollowUpOut(Schema):
+    """A visit a doctor asked for, for the front desk to book."""
+
+    record_id: uuid.UUID
+    patient: PatientRef
+    doctor: Person
+    due_on: dt.date
+    note: str
+    visit_at: dt.datetime
+
+
+class FollowUpList(Schema):
+    items: list[FollowUpOut]
+    count: int
+    page: int
+    page_size: int

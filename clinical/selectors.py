@@ -272,11 +272,16 @@ def audit_events(
         events = events.filter(outcome=outcome)
     if break_glass is not None:
         events = events.filter(break_glass=break_glass)
+    # Days in the branch's time zone (the active one), as a range the index on `at` can serve.
     if date_from:
-        events = events.filter(at__date__gte=date_from)
+        events = events.filter(at__gte=_day_start(date_from))
     if date_to:
-        events = events.filter(at__date__lte=date_to)
+        events = events.filter(at__lt=_day_start(date_to + dt.timedelta(days=1)))
     return events.order_by("-id")
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
 # --- the hospital admin's pages ---------------------------------------------------------------------

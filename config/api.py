@@ -14,6 +14,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from accounts.api import auth_router
 from clinical.api import break_glass as break_glass_router
+from clinical.api import follow_ups as follow_ups_router
 from clinical.api import patients as patients_router
 from clinical.api import treatments as treatments_router
 from core.errors import DomainError
@@ -94,6 +95,7 @@ branch_api.add_router("/auth/", auth_router())
 branch_api.add_router("/patients/", patients_router)
 branch_api.add_router("/treatments/", treatments_router)
 branch_api.add_router("/break-glass/", break_glass_router)
+branch_api.add_router("/follow-ups/", follow_ups_router)
 
 platform_api = NinjaAPI(
     title="Hospital platform API",

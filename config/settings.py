@@ -92,6 +92,10 @@ warnings.filterwarnings("ignore", message="Accessing the database during app ini
 PUBLIC_SCHEMA_URLCONF = "config.urls_public"
 ROOT_URLCONF = "config.urls_branch"
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
+# Set the search path once per connection and branch, not before every query (it was half of
+# the statements of a request). django-tenants clears it on set_tenant, close and rollback, so
+# a rolled-back SET is issued again.
+TENANT_LIMIT_SET_CALLS = True
 
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",

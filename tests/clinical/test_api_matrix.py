@@ -61,6 +61,8 @@ MATRIX = {
     ("DELETE", "/api/patients/{patient_id}/doctors/{doctor_id}/"): row({"admin": 204}),
     ("POST", "/api/patients/{patient_id}/break-glass/"): row({"doctor": 201, "other_doctor": 201, "glass_doctor": 201}),
     ("GET", "/api/break-glass/"): row({"admin": 200}, ids=False),
+    ("GET", "/api/follow-ups/"): row({"admin": 200, "receptionist": 200}, ids=False),
+    ("POST", "/api/follow-ups/{record_id}/done/"): row({"admin": 204, "receptionist": 204}),
     ("POST", "/api/break-glass/{access_id}/review/"): row({"admin": 200}),
     ("GET", "/api/treatments/"): row({**STAFF_OK, "patient": 200}, ids=False),
     ("POST", "/api/treatments/"): row({"admin": 201}, ids=False),
@@ -68,7 +70,7 @@ MATRIX = {
     ("POST", "/api/treatments/record/"): row({"doctor": 201, "glass_doctor": 201}),
     ("POST", "/api/treatments/record/{record_id}/correct/"): row({"doctor": 201}),
 }
-CLINICAL_PREFIXES = ("/api/patients/", "/api/treatments/", "/api/break-glass/")
+CLINICAL_PREFIXES = ("/api/patients/", "/api/treatments/", "/api/break-glass/", "/api/follow-ups/")
 
 
 def _declared_routes() -> set[tuple[str, str]]:

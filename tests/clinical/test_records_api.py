@@ -228,3 +228,21 @@ def test_a_denied_read_is_in_the_audit_trail(stmarys, other_doctor):
         assert denied.actor_id == other_doctor.pk
         assert denied.action == "view_profile"
         assert denied.address == "127.0.0.1"
+
+
+def test_a_follow_up_is_on_the_front_desks_list_until_it_is_settled(stmarys):
+    doctor = stmarys.user(Role.DOCTOR)
+    patient = register(stmarys)
+    assign(stmarys, patient["id"], doctor)
+    made = record(stmarys, doctor, patient["id"], follow_up={"in_days": 14, "note": "Review the cough"})
+    desk = stmarys.api(stmarys.user(Role.RECEPTIONIST))
+
+    listed = desk.get("/api/follow-ups/").json()
+    settled = desk.post(f"/api/follow-ups/{made['id']}/done/")
+    again = desk.post(f"/api/follow-ups/{made['id']}/done/")
+
+    assert [(f["patient"]["mrn"], f["note"]) for f in listed["items"]] == [(patient["mrn"], "Review the cough")]
+    assert listed["items"][0]["due_on"] == made["follow_up_on"]
+    assert settled.status_code == 204
+    assert again.status_code == 404
+    assert desk.get("/api/follow-ups/").json()["count"] == 0
