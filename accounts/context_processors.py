@@ -9,16 +9,18 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role
 
-# (label, url name, roles that see it). Later features add their screens here.
+ADMINISTRATION = _("Administration")
+# (label, url name, roles that see it, menu or None for the bar itself). Later features add
+# their screens here; the branch's administration pages share one menu so the bar stays one line.
 NAVIGATION = [
-    (_("Home"), "home", {Role.HOSPITAL_ADMIN, Role.DOCTOR, Role.RECEPTIONIST}),
-    (_("Patients"), "clinical:patient_search", {Role.HOSPITAL_ADMIN, Role.DOCTOR, Role.RECEPTIONIST}),
-    (_("Follow-ups"), "clinical:follow_ups", {Role.HOSPITAL_ADMIN, Role.RECEPTIONIST}),
-    (_("Treatments"), "clinical:treatments", {Role.HOSPITAL_ADMIN}),
-    (_("Break-glass review"), "clinical:break_glass_review", {Role.HOSPITAL_ADMIN}),
-    (_("Audit trail"), "clinical:audit", {Role.HOSPITAL_ADMIN}),
-    (_("Staff"), "accounts:staff_list", {Role.HOSPITAL_ADMIN}),
-    (_("Security log"), "accounts:security_log", {Role.HOSPITAL_ADMIN}),
+    (_("Home"), "home", {Role.HOSPITAL_ADMIN, Role.DOCTOR, Role.RECEPTIONIST}, None),
+    (_("Patients"), "clinical:patient_search", {Role.HOSPITAL_ADMIN, Role.DOCTOR, Role.RECEPTIONIST}, None),
+    (_("Follow-ups"), "clinical:follow_ups", {Role.HOSPITAL_ADMIN, Role.RECEPTIONIST}, None),
+    (_("Treatments"), "clinical:treatments", {Role.HOSPITAL_ADMIN}, ADMINISTRATION),
+    (_("Break-glass review"), "clinical:break_glass_review", {Role.HOSPITAL_ADMIN}, ADMINISTRATION),
+    (_("Audit trail"), "clinical:audit", {Role.HOSPITAL_ADMIN}, ADMINISTRATION),
+    (_("Staff"), "accounts:staff_list", {Role.HOSPITAL_ADMIN}, ADMINISTRATION),
+    (_("Security log"), "accounts:security_log", {Role.HOSPITAL_ADMIN}, ADMINISTRATION),
 ]
 
 
@@ -30,10 +32,27 @@ def _idle_seconds_left(request) -> int | None:
 def dashboard(request):
     tenant = getattr(connection, "tenant", None)
     user = getattr(request, "user", None)
-    navigation = []
+    navigation: list[dict] = []
     if user is not None and user.is_authenticated:
-        urls = [(label, reverse(name)) for label, name, roles in NAVIGATION if user.role in roles]
-        navigation = [{"label": label, "url": url, "active": request.path == url} for label, url in urls]
+        menus: dict[str, dict] = {}
+        for label, name, roles, menu in NAVIGATION:
+            if user.role not in roles:
+                continue
+            url = reverse(name)
+            # A page below a section (a patient's profile under "Patients") keeps it highlighted.
+            item = {
+                "label": label,
+                "url": url,
+                "active": request.path == url or (url != "/" and request.path.startswith(url)),
+            }
+            if menu is None:
+                navigation.append(item)
+            else:
+                if menu not in menus:
+                    menus[menu] = {"label": menu, "children": [], "active": False}
+                    navigation.append(menus[menu])
+                menus[menu]["children"].append(item)
+                menus[menu]["active"] |= item["active"]
     return {
         "branch": tenant if getattr(tenant, "pk", None) else None,
         "navigation": navigation,

@@ -641,13 +641,17 @@ def _measure(branch: Branch, filled: Filled, busy: Any, args: argparse.Namespace
         import cProfile
         import pstats
 
-        paths = [f"/api/patients/?{urlencode({'search': t})}" for t in searches["name search"]]
-        profiler = cProfile.Profile()
-        profiler.enable()
-        for path in paths * 3:
-            desk.get(path)
-        profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+        for who, paths in (
+            (desk, [f"/api/patients/?{urlencode({'search': t})}" for t in searches["name search"]]),
+            (clinic, [f"/api/patients/{busy.pk}/timeline/"] * 20),
+        ):
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for path in paths * 3:
+                who.get(path)
+            profiler.disable()
+            print(f"--- where {paths[0]} spends its time", flush=True)
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     for number in national[:5]:
         body = desk.get(f"/api/patients/?{urlencode({'search': number})}").json()
         if body["items"][0]["phone"] != phone_of[number]:
