@@ -17,6 +17,7 @@ from clinical import selectors, services
 from clinical.models import AuditEvent, BreakGlassAccess, Patient, Treatment, TreatmentRecord
 from clinical.permissions import (
     ASSIGN_ROLES,
+    CLINICAL_ROLES,
     RECORD_ROLES,
     REGISTER_ROLES,
     VIEW_ROLES,
@@ -68,7 +69,7 @@ def _brief(patient: Patient, today: dt.date) -> dict:
     }
 
 
-def _patient(patient: Patient, today: dt.date) -> dict:
+def _patient(patient: Patient, today: dt.date, *, clinical: bool) -> dict:
     return {
         **_brief(patient, today),
         "description": patient.description,
@@ -79,11 +80,16 @@ def _patient(patient: Patient, today: dt.date) -> dict:
         "allergies": [
             {"substance": a.substance, "reaction": a.reaction, "severity": a.severity} for a in patient.allergies.all()
         ],
-        "medical_history": {
-            "chronic_conditions": patient.chronic_conditions,
-            "current_medication": patient.current_medication,
-            "notes": patient.history_notes,
-        },
+        # Conditions and medication are clinical: not for the front desk (minimum necessary).
+        "medical_history": (
+            {
+                "chronic_conditions": patient.chronic_conditions,
+                "current_medication": patient.current_medication,
+                "notes": patient.history_notes,
+            }
+            if clinical
+            else None
+        ),
         "registered_at": patient.registered_at,
     }
 
@@ -126,6 +132,10 @@ def record_shape(record: TreatmentRecord, *, clinical: bool) -> dict:
     return shape
 
 
+def _clinical(request) -> bool:
+    return request.user.role in CLINICAL_ROLES
+
+
 def _address(request) -> str | None:
     return client_address(request)
 
@@ -158,7 +168,10 @@ def patient_register(request, payload: PatientIn):
     today = services.branch_today()
     return Status(
         201,
-        {**_patient(registered.patient, today), "shared_phone": [_brief(p, today) for p in registered.shared_phone]},
+        {
+            **_patient(registered.patient, today, clinical=_clinical(request)),
+            "shared_phone": [_brief(p, today) for p in registered.shared_phone],
+        },
     )
 
 
@@ -206,7 +219,7 @@ def patient_profile(request, patient_id: uuid.UUID):
     patient = access.patient
     today = services.branch_today()
     return {
-        **_patient(patient, today),
+        **_patient(patient, today, clinical=access.clinical),
         "access": access.via,
         "assigned_doctors": [_person(d) for d in selectors.patient_doctors(patient)],
         "recent_appointments": [],
@@ -232,7 +245,7 @@ def patient_update(request, patient_id: uuid.UUID, payload: PatientPatch):
         confirm_new=payload.confirm_new,
         address=_address(request),
     )
-    return _patient(patient, services.branch_today())
+    return _patient(patient, services.branch_today(), clinical=access.clinical)
 
 
 class TimelineQuery(Schema):

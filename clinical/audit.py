@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import GenericIPAddressField
 from django.utils import timezone
 
 from accounts.models import User
@@ -70,13 +71,21 @@ def audit_record(
             action=action,
             outcome=outcome,
             break_glass=break_glass,
-            address=address,
+            address=_stored_address(address),
             detail={key: _plain(value) for key, value in detail.items()},
             previous_hash=previous,
         )
         event.hash = _hash(event)
         event.save(force_insert=True)
     return event
+
+
+def _stored_address(address: str | None) -> str | None:
+    """The address as the database gives it back, so the hash computed now is the one verified
+    later: "::ffff:a00:5" is stored, and read, as "::ffff:10.0.0.5"."""
+    if not address:
+        return None
+    return str(GenericIPAddressField().to_python(address))
 
 
 def _plain(value: Any) -> Any:

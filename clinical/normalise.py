@@ -18,12 +18,17 @@ def name_clean(value: str) -> str:
     return _SPACES.sub(" ", unicodedata.normalize("NFC", value)).strip()
 
 
+# Casefolding and compatibility decomposition can make a name many times longer ("ﷺ" is 18
+# letters): the key is cut to what its column and index hold. Queries are cut the same way.
+NAME_KEY_LENGTH = 400
+
+
 def name_for_search(value: str) -> str:
     """Lower-case, without accents or combining marks, spaces collapsed: "José  Núñez" and
     "jose nunez" are the same key. Used for the stored column and for every query."""
     decomposed = unicodedata.normalize("NFKD", value.casefold())
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return _SPACES.sub(" ", stripped).strip()
+    return _SPACES.sub(" ", stripped).strip()[:NAME_KEY_LENGTH]
 
 
 class PhoneError(ValueError):

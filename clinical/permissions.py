@@ -44,7 +44,9 @@ DEMOGRAPHIC_FIELDS: frozenset[str] = frozenset(
 SAFETY_FIELDS: frozenset[str] = frozenset({"allergies", "medical_history"})
 EDITABLE_FIELDS: dict[str, frozenset[str]] = {
     Role.HOSPITAL_ADMIN: DEMOGRAPHIC_FIELDS | SAFETY_FIELDS,
-    Role.RECEPTIONIST: DEMOGRAPHIC_FIELDS | SAFETY_FIELDS,
+    # Allergies are for everyone's safety; the medical history is clinical (minimum necessary):
+    # the desk may take it down at registration, and does not read or change it afterwards.
+    Role.RECEPTIONIST: DEMOGRAPHIC_FIELDS | {"allergies"},
     Role.DOCTOR: SAFETY_FIELDS,
 }
 

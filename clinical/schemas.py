@@ -100,7 +100,7 @@ class PatientOut(PatientBrief):
     contact: Contact
     identifiers: list[Identifier]
     allergies: list[Allergy]
-    medical_history: MedicalHistory
+    medical_history: MedicalHistory | None = Field(description="Null for receptionists (minimum necessary).")
     registered_at: dt.datetime
 
 

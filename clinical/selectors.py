@@ -42,6 +42,7 @@ PATIENT_ORDERINGS = {
     "-date_of_birth": ("-date_of_birth", "-id"),
 }
 MAX_PAGE_SIZE = 100
+MAX_PAGE = 100_000  # far past any real list; a bigger OFFSET would not fit PostgreSQL's bigint
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,8 @@ class Page:
 
 
 def page_bounds(page: int, page_size: int) -> tuple[int, int]:
-    if not isinstance(page, int) or page < 1:
-        raise DomainError.invalid("page", _("A page number from 1."))
+    if not isinstance(page, int) or not 1 <= page <= MAX_PAGE:
+        raise DomainError.invalid("page", _("A page number from 1 to %(n)d.") % {"n": MAX_PAGE})
     if not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
         raise DomainError.invalid("page_size", _("Between 1 and %(n)d.") % {"n": MAX_PAGE_SIZE})
     start = (page - 1) * page_size
@@ -275,7 +276,7 @@ def audit_events(
     # Days in the branch's time zone (the active one), as a range the index on `at` can serve.
     if date_from:
         events = events.filter(at__gte=_day_start(date_from))
-    if date_to:
+    if date_to and date_to < dt.date.max:
         events = events.filter(at__lt=_day_start(date_to + dt.timedelta(days=1)))
     return events.order_by("-id")
 

@@ -39,7 +39,7 @@ from clinical.models import (
     TreatmentRecord,
 )
 from clinical.normalise import identifier_normalise, name_clean, name_for_search
-from clinical.permissions import ATTEND, EDITABLE_FIELDS, doctor_attends
+from clinical.permissions import ATTEND, EDITABLE_FIELDS, deny, doctor_attends
 from clinical.validation import Errors, months_before, years_before
 from core.branch import branch_current
 from core.errors import DomainError
@@ -171,6 +171,8 @@ def _identifiers_check(errors: Errors, items: Any) -> list[tuple[str, str]]:
         if kind and value:
             if not identifier_normalise(value):
                 errors.add(f"identifiers.{i}.value", _("This field is required."))
+            elif len(identifier_normalise(value)) > 64:  # upper-casing can lengthen it ("ß" → "SS")
+                errors.add(f"identifiers.{i}.value", _("At most %(n)d characters.") % {"n": 64})
             elif any(k == kind and identifier_normalise(v) == identifier_normalise(value) for k, v in checked):
                 errors.add(f"identifiers.{i}.value", _("The same identifier is listed twice."))
             else:
@@ -258,7 +260,23 @@ def _duplicates_refuse(fields: PatientFields, *, confirm_new: bool, current: Pat
             )
 
 
+# Registrations hold the MRN lock shared (many at once); moving the sequence holds it alone, so
+# no registration takes a number between the check and the move.
+_MRN_LOCK_CLASS = 7311
+# Registrations of people born the same day queue behind each other, so that two desks
+# registering one person at the same moment see each other's row in the duplicate check.
+_BIRTH_DAY_LOCK_CLASS = 7312
+
+
+def _branch_lock(lock_class: int, key: str = "", *, shared: bool = False) -> None:
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s, hashtext(current_schema() || %s))", [lock_class, key])
+
+
 def mrn_next() -> str:
+    """The next MRN; inside the registration's transaction."""
+    _branch_lock(_MRN_LOCK_CLASS, shared=True)
     with connection.cursor() as cursor:
         cursor.execute("SELECT nextval('clinical_mrn')")
         number = cursor.fetchone()[0]
@@ -271,7 +289,7 @@ def mrn_sequence_start(*, next_number: int) -> None:
     if not 1 <= next_number < 10**12:
         raise DomainError.invalid("next_number", _("Between 1 and 999999999999."))
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("LOCK TABLE clinical_patient IN SHARE ROW EXCLUSIVE MODE")
+        _branch_lock(_MRN_LOCK_CLASS)
         cursor.execute("SELECT last_value, is_called FROM clinical_mrn")
         last_value, is_called = cursor.fetchone()
         upcoming = last_value + 1 if is_called else last_value
@@ -311,9 +329,10 @@ def patient_register(
     *, actor: User, data: dict[str, Any], confirm_new: bool = False, address: str | None = None
 ) -> Registered:
     fields = _patient_fields_check(data, creating=True)
-    _duplicates_refuse(fields, confirm_new=confirm_new)
     try:
         with transaction.atomic():
+            _branch_lock(_BIRTH_DAY_LOCK_CLASS, fields.values["date_of_birth"].isoformat())
+            _duplicates_refuse(fields, confirm_new=confirm_new)
             patient = Patient(mrn=mrn_next(), registered_by=actor, **fields.values)
             patient.save(force_insert=True)
             _children_replace(patient, fields)
@@ -328,6 +347,9 @@ def _integrity_conflict(exc: IntegrityError) -> DomainError:
         return DomainError.conflict(
             _("This identifier already belongs to another patient."), code="identifier_taken", field="identifiers"
         )
+    if "clinical_allergy_unique_per_patient" in str(exc):
+        # The database's lower-casing and Python's can disagree on a rare letter ("İ").
+        return DomainError.invalid("allergies", _("The same allergy is listed twice."))
     raise exc
 
 
@@ -337,7 +359,13 @@ def patient_update(
     """Change what ``actor``'s role may change; the caller has checked access to ``patient``."""
     refused = sorted(set(data) - EDITABLE_FIELDS.get(actor.role, frozenset()))
     if refused:
-        raise DomainError.forbidden(_("Your role cannot change: %(fields)s.") % {"fields": ", ".join(refused)})
+        raise deny(
+            user=actor,
+            action=AuditEvent.Action.UPDATE,
+            patient_id=patient.pk,
+            address=address,
+            message=_("Your role cannot change: %(fields)s.") % {"fields": ", ".join(refused)},
+        )
     fields = _patient_fields_check(data, creating=False, current=patient)
     _duplicates_refuse(fields, confirm_new=confirm_new, current=patient)
     try:
@@ -654,7 +682,13 @@ def treatment_record_correct(
     reason = errors.text("correction_reason", reason, max_length=1000, required=True)
     errors.raise_if_any()
     if record.doctor_id != doctor.pk:
-        raise DomainError.forbidden(_("Only the doctor who wrote a record corrects it."))
+        raise deny(
+            user=doctor,
+            action=AuditEvent.Action.CORRECT,
+            patient_id=record.patient_id,
+            address=address,
+            message=_("Only the doctor who wrote a record corrects it."),
+        )
     checked = _record_check(data, record.patient)
     with transaction.atomic():
         current = TreatmentRecord.objects.select_for_update().get(pk=record.pk)
@@ -708,19 +742,40 @@ def follow_up_done(*, record: TreatmentRecord, actor: User, address: str | None 
     return bool(settled)
 
 
+def _scratch(value: Any) -> Any:
+    """A draft as PostgreSQL's jsonb can keep it: no NUL, no lone surrogates (drafts are
+    scratch, so they are cleaned rather than refused)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, list):
+        return [_scratch(v) for v in value]
+    if isinstance(value, dict):
+        return {_scratch(k): _scratch(v) for k, v in value.items()}
+    return value
+
+
 def record_draft_save(
-    *, doctor: User, patient: Patient, data: dict[str, Any], lineage: uuid.UUID | None = None
-) -> None:
+    *,
+    doctor: User,
+    patient: Patient,
+    data: dict[str, Any],
+    lineage: uuid.UUID | None = None,
+    opened_at: dt.datetime | None = None,
+) -> bool:
+    """Keep what the doctor has typed. Returns False when the form it came from has been saved
+    since it was opened (a late autosave must not bring back a draft of a saved record)."""
+    data = _scratch(data)
     if len(json.dumps(data)) > MAX_DRAFT_BYTES:
         raise DomainError.invalid("draft", _("The draft is too long to keep."))
-    if (
-        lineage is not None
-        and not TreatmentRecord.objects.filter(
-            lineage=lineage, patient=patient, doctor=doctor, is_current=True
-        ).exists()
-    ):
+    records = TreatmentRecord.objects.filter(patient=patient, doctor=doctor)
+    if lineage is not None and not records.filter(lineage=lineage, is_current=True).exists():
         raise DomainError.invalid("lineage", _("Not a current record of yours for this patient."))
+    if opened_at is not None:
+        saved_since = records.filter(recorded_at__gt=opened_at)
+        if (saved_since.filter(lineage=lineage) if lineage else saved_since.filter(version=1)).exists():
+            return False
     RecordDraft.objects.update_or_create(doctor=doctor, patient=patient, lineage=lineage, defaults={"data": data})
+    return True
 
 
 def record_draft_discard(*, doctor: User, patient: Patient, lineage: uuid.UUID | None = None) -> None:

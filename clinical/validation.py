@@ -4,6 +4,7 @@ or a form with inline errors) names them all. Nothing is stored until every chec
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -32,6 +33,8 @@ class Errors:
         if not isinstance(value, str):
             self.add(field, _("Must be text."))
             return ""
+        # Composed first, so the length checked is the length stored (a decomposed character
+        # can grow when composed, and vice versa).
         value = value.strip()
         if "\x00" in value:
             self.add(field, _("Contains a character that is not allowed."))
@@ -41,6 +44,7 @@ class Errors:
         except UnicodeEncodeError:
             self.add(field, _("Contains a character that is not allowed."))
             return ""
+        value = unicodedata.normalize("NFC", value)
         if required and not value:
             self.add(field, _("This field is required."))
         elif len(value) > max_length:

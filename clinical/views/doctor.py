@@ -13,6 +13,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -21,6 +22,7 @@ from django.views.decorators.http import require_POST
 from accounts.addresses import client_address
 from accounts.models import Role
 from clinical import selectors, services
+from clinical.audit import audit_record
 from clinical.forms.doctor import (
     BreakGlassForm,
     CorrectionForm,
@@ -34,7 +36,7 @@ from clinical.forms.doctor import (
     record_initial,
 )
 from clinical.models import AuditEvent, Patient, RecordDraft, TreatmentRecord
-from clinical.permissions import RECORD_ROLES, PatientAccess, role_check
+from clinical.permissions import RECORD_ROLES, PatientAccess, deny, role_check
 from clinical.views.common import form_errors, page_access
 from core.branch import branch_current
 from core.errors import DomainError
@@ -88,6 +90,16 @@ def _profile_url(patient_id: uuid.UUID) -> str:
 
 def _form_page(request, template: str, context: dict, *, status: int = 200) -> HttpResponse:
     patient = context["patient"]
+    if request.method == "POST":
+        # A refused form is shown again with the patient's history beside it: a read, recorded
+        # like the one of the GET that first showed it.
+        audit_record(
+            actor=request.user,
+            action=AuditEvent.Action.VIEW_PROFILE,
+            patient_id=patient.pk,
+            break_glass=context["access"].break_glass,
+            address=client_address(request),
+        )
     context = {
         "empty_line": PrescriptionLineForm(),
         "now": timezone.now(),
@@ -158,7 +170,14 @@ def record_correct(request, record_id: uuid.UUID):
     access = _access(request, record.patient_id, action, audit_read=not posted)
     if record.doctor_id != request.user.pk:
         # The service refuses it too; refusing here spares the doctor a form they cannot send.
-        raise PermissionDenied(_("Only the doctor who wrote a record corrects it."))
+        refused = deny(
+            user=request.user,
+            action=action,
+            patient_id=record.patient_id,
+            address=client_address(request),
+            message=_("Only the doctor who wrote a record corrects it."),
+        )
+        raise PermissionDenied(refused.message)
     if not record.is_current:
         return _to_newest(request, record, _("This record has been corrected since; here is the newest version."))
     draft = None
@@ -226,12 +245,25 @@ def record_draft(request, patient_id: uuid.UUID):
         return redirect(back)
     form_class = CorrectionForm if lineage else RecordForm
     try:
-        services.record_draft_save(
-            doctor=request.user, patient=access.patient, data=draft_data(request.POST, form_class), lineage=lineage
+        kept = services.record_draft_save(
+            doctor=request.user,
+            patient=access.patient,
+            data=draft_data(request.POST, form_class),
+            lineage=lineage,
+            opened_at=_opened_at(request.POST.get("opened_at", "")),
         )
     except DomainError as exc:
         return render(request, "clinical/doctor/_draft_status.html", {"error": exc.message}, status=422)
-    return render(request, "clinical/doctor/_draft_status.html", {"saved_at": timezone.now()})
+    return render(request, "clinical/doctor/_draft_status.html", {"saved_at": timezone.now() if kept else None})
+
+
+def _opened_at(value: str):
+    """When the form was opened (a hidden field): None when missing or not a time."""
+    try:
+        opened = parse_datetime(value)
+    except ValueError:
+        return None
+    return opened if opened is not None and timezone.is_aware(opened) else None
 
 
 # --- break-glass --------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from accounts.addresses import client_address
 from accounts.models import Role
 from accounts.permissions import role_required, staff_required
 from clinical import selectors, services
+from clinical.audit import audit_record
 from clinical.forms.frontdesk import IDENTIFIER_ROWS, PatientForm
 from clinical.models import AuditEvent
 from clinical.normalise import phone_for_search
@@ -182,6 +183,14 @@ def patient_edit(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
                 return redirect("clinical:patient_profile", patient.pk)
         else:
             status = 422
+    if request.method == "POST":  # shown again with the patient's details: a read, recorded
+        audit_record(
+            actor=request.user,  # type: ignore[arg-type]
+            action=AuditEvent.Action.VIEW_PROFILE,
+            patient_id=patient.pk,
+            break_glass=access.break_glass,
+            address=client_address(request),
+        )
     context = {"form": form, "patient": patient, "safety_only": keys <= SAFETY_FIELDS, **extra}
     return render(request, "clinical/frontdesk/patient_form.html", context, status=status)
 

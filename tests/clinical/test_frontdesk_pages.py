@@ -358,7 +358,6 @@ def test_the_profile_shows_details_tabs_and_no_appointments_yet(stmarys):
         "Penicillin",
         "rash",
         "Severe",
-        "Type 2 diabetes",
         "AB123456",
         "020 7946 0018",
         "No appointments yet.",
@@ -366,6 +365,10 @@ def test_the_profile_shows_details_tabs_and_no_appointments_yet(stmarys):
         assert text in page
     assert 'id="tab-treatments"' in page
     assert "Edit details" in page
+    # The medical history is clinical: the desk takes it down but does not read it back.
+    assert "Type 2 diabetes" not in page
+    admin_page = html(stmarys.client(stmarys.user(Role.HOSPITAL_ADMIN)).get(f"/patients/{patient['id']}/"))
+    assert "Type 2 diabetes" in admin_page
 
 
 def test_the_timeline_is_paginated(stmarys):
