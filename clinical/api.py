@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
@@ -277,7 +276,7 @@ def patient_timeline(request, patient_id: uuid.UUID, query: Query[TimelineQuery]
 
 
 def _doctor(doctor_id: int) -> User:
-    doctor = User.objects.filter(pk=doctor_id, role=Role.DOCTOR, is_active=True).first()
+    doctor = selectors.doctor_active(doctor_id)
     if doctor is None:
         raise DomainError.invalid("doctor_id", "Not an active doctor of this branch.")
     return doctor
@@ -343,7 +342,7 @@ def patient_break_glass(request, patient_id: uuid.UUID, payload: BreakGlassIn):
         address=_address(request),
         patient_id=patient_id,
     )
-    patient = Patient.objects.filter(pk=patient_id).first()
+    patient = selectors.patient_get(patient_id)
     if patient is None:
         raise DomainError.not_found("No such patient.")
     access = services.break_glass_open(
@@ -452,10 +451,7 @@ treatments = Router(tags=["treatments"], auth=BranchTokenAuth())
     "/", response={200: list[TreatmentOut], **ERRORS}, operation_id="treatments_list", summary="The branch's treatments"
 )
 def treatment_list(request):
-    catalogue = Treatment.objects.order_by("name")
-    if request.user.role != Role.HOSPITAL_ADMIN:
-        catalogue = catalogue.filter(active=True)
-    return list(catalogue)
+    return list(selectors.treatments_for(request.user))
 
 
 @treatments.post(
@@ -507,7 +503,7 @@ def treatment_record(request, payload: RecordIn):
 )
 def treatment_correct(request, record_id: uuid.UUID, payload: CorrectionIn):
     role_check(user=request.user, roles=RECORD_ROLES, action=AuditEvent.Action.CORRECT, address=_address(request))
-    record = TreatmentRecord.objects.filter(Q(pk=record_id)).select_related("patient").first()
+    record = selectors.record_get(record_id)
     if record is None:
         raise DomainError.not_found("No such record.")
     _access(request, record.patient_id, AuditEvent.Action.CORRECT, roles=RECORD_ROLES, audit_read=False)

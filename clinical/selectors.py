@@ -224,6 +224,25 @@ def doctor_last_record(patient: Patient) -> TreatmentRecord | None:
     )
 
 
+def patient_get(patient_id: uuid.UUID | str) -> Patient | None:
+    """A patient by id with no access check: for break-glass, whose point is a patient the
+    doctor is not assigned to. Everything else goes through permissions.patient_get_for_user."""
+    try:
+        return Patient.objects.filter(pk=uuid.UUID(str(patient_id))).first()
+    except ValueError:
+        return None
+
+
+def doctor_active(doctor_id: int) -> User | None:
+    return User.objects.filter(pk=doctor_id, role=Role.DOCTOR, is_active=True).first()
+
+
+def treatments_for(user: User) -> QuerySet[Treatment]:
+    """The catalogue as a role sees it: hospital admins manage inactive entries too."""
+    catalogue = Treatment.objects.order_by("name")
+    return catalogue if user.role == Role.HOSPITAL_ADMIN else catalogue.filter(active=True)
+
+
 def record_get(record_id: uuid.UUID) -> TreatmentRecord | None:
     return (
         TreatmentRecord.objects.select_related("patient", "doctor", "treatment", "prescription")

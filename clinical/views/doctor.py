@@ -282,7 +282,7 @@ def break_glass_open(request, patient_id: uuid.UUID):
         )
     except DomainError as exc:
         raise PermissionDenied(exc.message) from exc
-    patient = Patient.objects.filter(pk=patient_id).first()
+    patient = selectors.patient_get(patient_id)
     if patient is None:
         raise Http404(_("No such patient."))
     form = BreakGlassForm(request.POST or None)
