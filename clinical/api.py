@@ -113,6 +113,9 @@ def record_shape(record: TreatmentRecord, *, clinical: bool) -> dict:
             else None
         ),
         "appointment_id": record.appointment_id,
+        # The follow-up is for the front desk to book: its date and note are not clinical.
+        "follow_up_on": record.follow_up_on,
+        "follow_up_note": record.follow_up_note,
     }
     if clinical:
         prescription = getattr(record, "prescription", None)
@@ -121,8 +124,6 @@ def record_shape(record: TreatmentRecord, *, clinical: bool) -> dict:
             icd10_code=record.icd10_code,
             clinical_notes=record.clinical_notes,
             patient_advice=record.patient_advice,
-            follow_up_on=record.follow_up_on,
-            follow_up_note=record.follow_up_note,
             correction_reason=record.correction_reason,
             prescription=(
                 {"id": prescription.pk, "lines": list(prescription.lines.all())} if prescription is not None else None

@@ -192,7 +192,7 @@ class Profile(PatientOut):
 class FollowUpIn(Schema):
     in_days: int | None = None
     on: dt.date | None = None
-    note: Text = ""
+    note: Text = Field("", description="For the front desk: shown on their list of visits to book.")
 
 
 class RecordFieldsIn(Schema):

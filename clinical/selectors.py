@@ -160,6 +160,18 @@ def phone_sharers_count(*, user: User, patients: list[Patient]) -> dict[str, int
     return {row["phone"]: row["n"] - 1 for row in rows if row["n"] > 1}
 
 
+def patients_not_attended(*, doctor: User, search: str, limit: int = 10) -> list[Patient]:
+    """Patients matching ``search`` whom ``doctor`` may not open: the way to break-glass access
+    in an emergency. Demographics only are shown for them (name, MRN, birth date)."""
+    if not search.strip():
+        return []
+    return list(
+        Patient.objects.filter(_search_match(search))
+        .exclude(pk__in=doctor_patient_ids(doctor))
+        .order_by("name_search", "id")[:limit]
+    )
+
+
 def patient_doctors(patient: Patient) -> list[User]:
     return list(
         User.objects.filter(

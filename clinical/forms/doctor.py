@@ -77,7 +77,10 @@ class RecordForm(_Bootstrap, forms.Form):
         widget=forms.DateInput(attrs={"class": "form-control", "type": "date"}, format="%Y-%m-%d"),
     )
     follow_up_note = forms.CharField(
-        label=_("Follow-up note"), required=False, widget=_text(placeholder=_("e.g. review the chest X-ray"))
+        label=_("Note for the front desk"),
+        required=False,
+        help_text=_("Shown to reception on the list of visits to book."),
+        widget=_text(placeholder=_("e.g. a 20-minute visit, after the blood test")),
     )
 
     def clean(self) -> dict[str, Any]:

@@ -78,6 +78,12 @@ def patient_search(request: HttpRequest) -> HttpResponse:
         "rows": [(patient, sharers.get(patient.phone, 0)) for patient in results.items],
         "may_register": request.user.role in REGISTER_ROLES,  # type: ignore[union-attr]
         "register_url": reverse("clinical:patient_register") + (f"?{urlencode(prefill)}" if prefill else ""),
+        # A doctor searching for someone not assigned to them: found, to open by break-glass.
+        "not_attended": (
+            selectors.patients_not_attended(doctor=request.user, search=search)  # type: ignore[arg-type]
+            if request.user.role == Role.DOCTOR  # type: ignore[union-attr]
+            else []
+        ),
     }
     partial = request.htmx and not request.htmx.history_restore_request  # type: ignore[attr-defined]
     template = "clinical/frontdesk/_results.html" if partial else "clinical/frontdesk/patient_search.html"

@@ -53,7 +53,14 @@
   if (repeat && last) {
     repeat.addEventListener("click", function () {
       lines.querySelectorAll(".prescription-line").forEach(function (row) { if (isBlank(row)) row.remove(); });
-      const added = JSON.parse(last.textContent).map(addLine);
+      // A medicine already on the form is not added again: pressing Repeat twice must not
+      // double the prescription.
+      const present = new Set(Array.from(lines.querySelectorAll('[name="line-medicine"]')).map(function (input) {
+        return input.value.trim().toLowerCase();
+      }));
+      const added = JSON.parse(last.textContent).filter(function (line) {
+        return !present.has((line.medicine || "").trim().toLowerCase());
+      }).map(addLine);
       if (added.length) added[0].querySelector("input").focus();
       announce.textContent = repeat.dataset.done || "";
       changed();

@@ -179,3 +179,23 @@ def test_two_desks_registering_one_person_at_once_make_one_patient(committed):
     assert sorted(answers) == [201, 409]
     with schema_context(stmarys.schema):
         assert Patient.objects.filter(full_name="Simultaneous Sam").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_doctor_finds_an_unassigned_patient_only_to_open_by_break_glass(stmarys, other_doctor):
+    patient = register(stmarys, full_name="Ngozi Okafor", date_of_birth="1960-02-02")
+    doctor_page = stmarys.client(other_doctor).get("/patients/", {"search": "okafor"}).content.decode()
+    desk_page = stmarys.client(stmarys.user(Role.RECEPTIONIST)).get("/patients/", {"search": "okafor"}).content.decode()
+
+    assert "None of your patients matches" in doctor_page
+    assert f"/patients/{patient['id']}/break-glass/" in doctor_page
+    assert f'href="/patients/{patient["id"]}/"' not in doctor_page  # no way in but break-glass
+    assert 'id="not-attended"' not in desk_page
+
+
+@pytest.mark.django_db
+def test_phone_numbers_keep_their_order_on_right_to_left_pages(stmarys):
+    patient = register(stmarys, phone="020 7946 0018")
+    page = stmarys.client(stmarys.user(Role.RECEPTIONIST)).get(f"/patients/{patient['id']}/").content.decode()
+
+    assert '<bdi dir="ltr">020 7946 0018</bdi>' in page

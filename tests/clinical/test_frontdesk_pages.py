@@ -154,13 +154,17 @@ def test_no_match_on_a_phone_number_fills_in_the_phone(stmarys):
 
 def test_doctors_see_only_their_patients_and_no_register_link(stmarys):
     mine, _record = treated_patient(stmarys)
-    register(stmarys, full_name="Wanda Brennan", date_of_birth="1952-01-01")
+    other = register(stmarys, full_name="Wanda Brennan", date_of_birth="1952-01-01")
     doctor = stmarys.client(stmarys.user(Role.DOCTOR))
 
     page = html(doctor.get("/patients/", {"search": "brennan"}))
 
-    assert mine["mrn"] in page
-    assert "Wanda Brennan" not in page
+    results, not_attended = page.split('id="not-attended"')
+    assert mine["mrn"] in results
+    assert "Wanda Brennan" not in results
+    # Someone else's patient is named only to be opened by break-glass, never linked directly.
+    assert "Wanda Brennan" in not_attended
+    assert f'href="/patients/{other["id"]}/"' not in page
     assert "Register new patient" not in html(doctor.get("/patients/", {"search": "nobody at all"}))
     assert doctor.get("/patients/new/").status_code == 403
 
