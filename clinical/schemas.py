@@ -204,6 +204,11 @@ class RecordFieldsIn(Schema):
     patient_advice: Text = Field("", description="Printed on the prescription and shown in the portal.")
     follow_up: FollowUpIn | None = None
     prescriptions: list[PrescriptionLineIn] = []
+    allergy_acknowledged: bool = Field(
+        False,
+        description="The doctor has checked a medicine that clashes with a recorded allergy (else 409 "
+        "`allergy_conflict` with the clashes).",
+    )
 
 
 class RecordIn(RecordFieldsIn):

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from guardian.shortcuts import assign_perm, remove_perm
 
 from accounts.models import Role, User
+from clinical.allergies import allergy_clashes
 from clinical.audit import audit_record
 from clinical.models import (
     Allergy,
@@ -642,6 +643,25 @@ def _record_write(record: TreatmentRecord, lines: list[dict[str, str]]) -> Treat
     return record
 
 
+def _allergies_confirmed(patient: Patient, checked: RecordFields, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """A medicine that clashes with a recorded allergy needs the doctor's confirmation
+    (``allergy_acknowledged``): 409 with the clashes until then. Returns what was confirmed."""
+    clashes = allergy_clashes(
+        [line["medicine"] for line in checked.lines], list(patient.allergies.values_list("substance", flat=True))
+    )
+    found = [{"line": c.line, "medicine": c.medicine, "allergy": c.allergy} for c in clashes]
+    if found and data.get("allergy_acknowledged") is not True:
+        names = "; ".join(f"{c.medicine} ({c.allergy})" for c in clashes)
+        raise DomainError.conflict(
+            _("The patient is allergic: %(clashes)s. Change the prescription, or confirm that you have checked.")
+            % {"clashes": names},
+            code="allergy_conflict",
+            field="prescriptions",
+            extra={"clashes": found},
+        )
+    return found
+
+
 def treatment_record_create(
     *, doctor: User, patient: Patient, data: dict[str, Any], address: str | None = None
 ) -> TreatmentRecord:
@@ -649,6 +669,7 @@ def treatment_record_create(
     if doctor.role != Role.DOCTOR:
         raise DomainError.forbidden(_("Only doctors record treatments."))
     checked = _record_check(data, patient)
+    confirmed = _allergies_confirmed(patient, checked, data)
     record_id = uuid.uuid4()
     with transaction.atomic():
         record = _record_write(
@@ -670,6 +691,7 @@ def treatment_record_create(
             address=address,
             record_id=record.pk,
             prescription_lines=len(checked.lines),
+            **({"allergy_confirmed": confirmed} if confirmed else {}),
         )
     return record
 
@@ -690,6 +712,7 @@ def treatment_record_correct(
             message=_("Only the doctor who wrote a record corrects it."),
         )
     checked = _record_check(data, record.patient)
+    confirmed = _allergies_confirmed(record.patient, checked, data)
     with transaction.atomic():
         current = TreatmentRecord.objects.select_for_update().get(pk=record.pk)
         if not current.is_current:
@@ -720,6 +743,7 @@ def treatment_record_correct(
             record_id=corrected.pk,
             corrects=current.pk,
             reason=reason,
+            **({"allergy_confirmed": confirmed} if confirmed else {}),
         )
     return corrected
 

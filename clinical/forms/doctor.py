@@ -89,6 +89,9 @@ class RecordForm(_Bootstrap, forms.Form):
             self.add_error("follow_up_on", _("Give a number of days or a date, not both."))
         return cleaned
 
+    # Shown only after the service has named a clash with a recorded allergy.
+    allergy_acknowledged = forms.BooleanField(required=False)
+
     def record_data(self, lines: list[PrescriptionLineForm]) -> dict[str, Any]:
         """What the record services take (the API's RecordFieldsIn)."""
         c = self.cleaned_data
@@ -103,6 +106,7 @@ class RecordForm(_Bootstrap, forms.Form):
             "patient_advice": c["patient_advice"],
             "follow_up": follow_up,
             "prescriptions": [line.cleaned_data for line in lines],
+            "allergy_acknowledged": c["allergy_acknowledged"],
         }
 
 

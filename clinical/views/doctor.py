@@ -42,6 +42,7 @@ from core.branch import branch_current
 from core.errors import DomainError
 
 TIMELINE_CARDS = 5
+ALLERGY_CONFLICT = "allergy_conflict"
 
 
 class NotAssigned(PermissionDenied):
@@ -119,6 +120,7 @@ def record_new(request, patient_id: uuid.UUID):
         access = _access(request, patient_id, AuditEvent.Action.RECORD, audit_read=False)
         form = RecordForm(request.POST)
         lines = prescription_lines(request.POST)
+        allergy_clash = False
         if form.is_valid() and all(line.is_valid() for line in lines):
             try:
                 services.treatment_record_create(
@@ -131,11 +133,12 @@ def record_new(request, patient_id: uuid.UUID):
                 if exc.kind == "forbidden":
                     raise PermissionDenied(exc.message) from exc
                 record_errors(form, lines, exc)
+                allergy_clash = exc.code == ALLERGY_CONFLICT
             else:
                 messages.success(request, _("The record is saved."))
                 return redirect(_profile_url(access.patient.pk))
         draft = None
-        status = 422
+        status = 409 if allergy_clash else 422
     else:
         access = _access(request, patient_id, AuditEvent.Action.VIEW_PROFILE)
         draft = _draft(request, access.patient, None)
@@ -154,6 +157,7 @@ def record_new(request, patient_id: uuid.UUID):
             "draft": draft,
             "last": last,
             "last_lines": lines_of(last),
+            "allergy_clash": status == 409,
         },
         status=status,
     )
@@ -181,9 +185,11 @@ def record_correct(request, record_id: uuid.UUID):
     if not record.is_current:
         return _to_newest(request, record, _("This record has been corrected since; here is the newest version."))
     draft = None
+    allergy_clash = False
     if posted:
         form = CorrectionForm(request.POST)
         lines = prescription_lines(request.POST)
+        allergy_clash = False
         if form.is_valid() and all(line.is_valid() for line in lines):
             try:
                 corrected = services.treatment_record_correct(
@@ -199,6 +205,7 @@ def record_correct(request, record_id: uuid.UUID):
                 if exc.code == "stale_version":
                     return _to_newest(request, record, exc.message)
                 record_errors(form, lines, exc)
+                allergy_clash = exc.code == ALLERGY_CONFLICT
             else:
                 messages.success(request, _("The record is corrected (version %(v)d).") % {"v": corrected.version})
                 return redirect(_profile_url(record.patient_id))
@@ -209,8 +216,16 @@ def record_correct(request, record_id: uuid.UUID):
     return _form_page(
         request,
         "clinical/doctor/correct.html",
-        {"patient": access.patient, "access": access, "record": record, "form": form, "lines": lines, "draft": draft},
-        status=422 if posted else 200,
+        {
+            "patient": access.patient,
+            "access": access,
+            "record": record,
+            "form": form,
+            "lines": lines,
+            "draft": draft,
+            "allergy_clash": posted and allergy_clash,
+        },
+        status=(409 if allergy_clash else 422) if posted else 200,
     )
 
 
