@@ -662,6 +662,11 @@ def _allergies_confirmed(patient: Patient, checked: RecordFields, data: dict[str
     return found
 
 
+def _confirmations(confirmed: list[dict[str, Any]]) -> dict[str, Any]:
+    """The audit detail of a prescription confirmed against an allergy (nothing otherwise)."""
+    return {"allergy_confirmed": confirmed} if confirmed else {}
+
+
 def treatment_record_create(
     *, doctor: User, patient: Patient, data: dict[str, Any], address: str | None = None
 ) -> TreatmentRecord:
@@ -691,7 +696,7 @@ def treatment_record_create(
             address=address,
             record_id=record.pk,
             prescription_lines=len(checked.lines),
-            **({"allergy_confirmed": confirmed} if confirmed else {}),
+            **_confirmations(confirmed),
         )
     return record
 
@@ -743,7 +748,7 @@ def treatment_record_correct(
             record_id=corrected.pk,
             corrects=current.pk,
             reason=reason,
-            **({"allergy_confirmed": confirmed} if confirmed else {}),
+            **_confirmations(confirmed),
         )
     return corrected
 
