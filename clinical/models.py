@@ -147,6 +147,8 @@ class Treatment(models.Model):
             models.CheckConstraint(
                 condition=Q(duration_minutes__gte=5, duration_minutes__lte=480), name="clinical_treatment_duration"
             ),
+            # Doctors pick treatments by name: two "ECG"s would look the same in their list.
+            models.UniqueConstraint(Lower("name"), name="clinical_treatment_name_unique_ci"),
         ]
 
     def __str__(self) -> str:

@@ -523,6 +523,8 @@ def treatment_save(*, data: dict[str, Any], treatment: Treatment | None = None) 
     except IntegrityError as exc:
         if treatment is not None:
             treatment.refresh_from_db()  # the caller's object is not left holding refused values
+        if "clinical_treatment_name_unique_ci" in str(exc):
+            raise DomainError.conflict(_("Another treatment has this name."), field="name") from exc
         if "code" in str(exc):
             raise DomainError.conflict(_("Another treatment has this code."), field="code") from exc
         raise

@@ -199,3 +199,19 @@ def test_phone_numbers_keep_their_order_on_right_to_left_pages(stmarys):
     page = stmarys.client(stmarys.user(Role.RECEPTIONIST)).get(f"/patients/{patient['id']}/").content.decode()
 
     assert '<bdi dir="ltr">020 7946 0018</bdi>' in page
+
+
+@pytest.mark.django_db
+def test_two_treatments_cannot_share_a_name(stmarys):
+    admin_api = stmarys.api(stmarys.user(Role.HOSPITAL_ADMIN))
+    post(admin_api, "/api/treatments/", {"name": "ECG", "code": "ECG"})
+
+    again = post(admin_api, "/api/treatments/", {"name": "ecg", "code": "ECG2"})
+    page = stmarys.client(stmarys.user(Role.HOSPITAL_ADMIN)).post(
+        "/treatments/", {"name": "Ecg", "code": "ECG3", "duration_minutes": "15", "active": "on"}
+    )
+
+    assert again.status_code == 409
+    assert again.json()["field"] == "name"
+    assert page.status_code == 409
+    assert "Another treatment has this name." in page.content.decode()
