@@ -222,7 +222,17 @@ def patient_profile(request, patient_id: uuid.UUID):
         **_patient(patient, today, clinical=access.clinical),
         "access": access.via,
         "assigned_doctors": [_person(d) for d in selectors.patient_doctors(patient)],
-        "recent_appointments": [],
+        "recent_appointments": [
+            {
+                "id": a.pk,
+                "start": a.start,
+                "end": a.end,
+                "status": a.status,
+                "doctor": _person(a.doctor),
+                "treatment": a.treatment.name,
+            }
+            for a in selectors.patient_recent_appointments(patient)
+        ],
         "recent_treatments": [
             record_shape(r, clinical=access.clinical) for r in selectors.patient_recent_records(patient)
         ],

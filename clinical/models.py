@@ -168,9 +168,15 @@ class TreatmentRecord(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="treatment_records")
     doctor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=USER_KEPT, related_name="+")
     treatment = models.ForeignKey(Treatment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    # The visit this record belongs to. A plain column until scheduling's appointments exist;
-    # scheduling turns it into a foreign key (same column) without clinical importing it.
-    appointment_id = models.UUIDField(null=True, blank=True)
+    # The visit this record belongs to: named by string, so clinical never imports scheduling.
+    appointment = models.ForeignKey(
+        "scheduling.Appointment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="treatment_records",
+        db_column="appointment_id",
+    )
     diagnosis = models.TextField(blank=True)
     icd10_code = models.CharField(max_length=8, blank=True)
     clinical_notes = models.TextField(blank=True)
@@ -303,6 +309,8 @@ class AuditEvent(models.Model):
         BREAK_GLASS = "break_glass", _("Break-glass access")
         BREAK_GLASS_REVIEW = "break_glass_review", _("Reviewed a break-glass access")
         FOLLOW_UP_DONE = "follow_up_done", _("Settled a follow-up")
+        BOOK = "book", _("Booked an appointment")
+        CANCEL = "cancel", _("Cancelled an appointment")
 
     class Outcome(models.TextChoices):
         ALLOWED = "allowed", _("Allowed")

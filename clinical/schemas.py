@@ -182,10 +182,19 @@ class Timeline(Schema):
     page_size: int
 
 
+class AppointmentBrief(Schema):
+    id: uuid.UUID
+    start: dt.datetime
+    end: dt.datetime
+    status: str
+    doctor: Person
+    treatment: str
+
+
 class Profile(PatientOut):
     access: Literal["role", "assignment", "break_glass"]
     assigned_doctors: list[Person]
-    recent_appointments: list[dict]
+    recent_appointments: list[AppointmentBrief]
     recent_treatments: list[RecordOut]
 
 

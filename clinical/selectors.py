@@ -197,7 +197,7 @@ def patient_recent_appointments(patient: Patient, limit: int = 10) -> list[Any]:
     accessor: str = "appointments"
     if not any(rel.get_accessor_name() == accessor for rel in Patient._meta.related_objects):
         return []
-    return list(getattr(patient, accessor).order_by("-start")[:limit])
+    return list(getattr(patient, accessor).select_related("doctor", "treatment").order_by("-start")[:limit])
 
 
 @dataclass(frozen=True)

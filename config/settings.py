@@ -78,7 +78,7 @@ SHARED_APPS = [
     "ninja",
 ]
 # Branch only: clinical data never exists in the public schema.
-TENANT_APPS = [*_BOTH, "clinical"]
+TENANT_APPS = [*_BOTH, "clinical", "scheduling"]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
 TENANT_MODEL = "tenants.Hospital"

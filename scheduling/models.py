@@ -1,0 +1,142 @@
+"""Doctors' profiles, working hours and leave, and appointments. Two appointments of one doctor,
+or of one patient, never overlap: the database refuses it (exclusion constraints), whatever the
+timing of the requests."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
+from django.db import models
+from django.db.models import F, Func, Q
+from django.utils.translation import gettext_lazy as _
+
+from clinical.models import USER_KEPT, Patient, Treatment
+
+
+class DoctorProfile(models.Model):
+    """What a doctor's user account does not say: printed on prescriptions, shown to patients."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=USER_KEPT, related_name="doctor_profile")
+    specialty = models.CharField(_("specialty"), max_length=100, blank=True)
+    department = models.CharField(_("department"), max_length=100, blank=True)
+    qualifications = models.CharField(_("qualifications"), max_length=200, blank=True)
+    registration_number = models.CharField(_("professional registration number"), max_length=50, blank=True)
+    room = models.CharField(_("consulting room"), max_length=50, blank=True)
+
+    def __str__(self) -> str:
+        return f"profile of {self.user_id}"
+
+
+class WorkingHours(models.Model):
+    """One interval of a doctor's week, in the branch's time zone (several a day are allowed)."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, _("Monday")
+        TUESDAY = 1, _("Tuesday")
+        WEDNESDAY = 2, _("Wednesday")
+        THURSDAY = 3, _("Thursday")
+        FRIDAY = 4, _("Friday")
+        SATURDAY = 5, _("Saturday")
+        SUNDAY = 6, _("Sunday")
+
+    doctor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=USER_KEPT, related_name="+")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    starts = models.TimeField()
+    ends = models.TimeField()
+
+    class Meta:
+        ordering = ["weekday", "starts"]
+        constraints = [
+            models.CheckConstraint(condition=Q(starts__lt=F("ends")), name="scheduling_hours_start_before_end"),
+            models.CheckConstraint(condition=Q(weekday__lte=6), name="scheduling_hours_weekday"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.starts:%H:%M}-{self.ends:%H:%M}"
+
+
+class Leave(models.Model):
+    """Time a doctor does not see patients: leave, a meeting, a blocked afternoon."""
+
+    doctor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=USER_KEPT, related_name="+")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=USER_KEPT, related_name="+")
+
+    class Meta:
+        ordering = ["starts_at"]
+        indexes = [models.Index(fields=["doctor", "starts_at"], name="scheduling_leave_doctor")]
+        constraints = [
+            models.CheckConstraint(condition=Q(starts_at__lt=F("ends_at")), name="scheduling_leave_start_before_end"),
+        ]
+
+    def __str__(self) -> str:
+        return f"leave of {self.doctor_id} from {self.starts_at:%Y-%m-%d %H:%M}"
+
+
+# Written as ORs, not IN: PostgreSQL prints an IN over a parameter array back in a form that a
+# dump and restore changes, and a cloned branch must have exactly the migrated definition.
+ACTIVE_CONDITION = Q(status="booked") | Q(status="checked_in")
+
+
+class TsTzRange(Func):
+    function = "TSTZRANGE"
+    output_field = DateTimeRangeField()
+
+
+class Appointment(models.Model):
+    class Status(models.TextChoices):
+        BOOKED = "booked", _("Booked")
+        CHECKED_IN = "checked_in", _("Checked in")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+        NO_SHOW = "no_show", _("No-show")
+
+    # The statuses that hold a place in the doctor's day and the patient's.
+    ACTIVE = (Status.BOOKED, Status.CHECKED_IN)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
+    doctor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=USER_KEPT, related_name="+")
+    treatment = models.ForeignKey(Treatment, on_delete=models.PROTECT, related_name="+")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.BOOKED)
+    # A deliberate second patient in a taken slot: outside the doctor's exclusion constraint.
+    overbooked = models.BooleanField(default=False)
+    # Staff's reason for breaking a rule (outside hours, off the grid, overbooking, back-entry).
+    override_reason = models.CharField(max_length=300, blank=True)
+    booked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=USER_KEPT, related_name="+")
+    booked_at = models.DateTimeField(auto_now_add=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=USER_KEPT, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["start"]
+        indexes = [
+            models.Index(fields=["doctor", "start"], name="scheduling_appt_doctor_day"),
+            models.Index(fields=["patient", "-start"], name="scheduling_appt_patient"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(start__lt=F("end")), name="scheduling_appt_start_before_end"),
+            ExclusionConstraint(
+                name="scheduling_appt_doctor_no_overlap",
+                expressions=[(TsTzRange("start", "end"), RangeOperators.OVERLAPS), ("doctor", RangeOperators.EQUAL)],
+                condition=Q(overbooked=False) & ACTIVE_CONDITION,
+            ),
+            ExclusionConstraint(
+                name="scheduling_appt_patient_no_overlap",
+                expressions=[(TsTzRange("start", "end"), RangeOperators.OVERLAPS), ("patient", RangeOperators.EQUAL)],
+                condition=ACTIVE_CONDITION,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"appointment {self.pk} at {self.start:%Y-%m-%d %H:%M}"
