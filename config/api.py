@@ -18,6 +18,8 @@ from clinical.api import follow_ups as follow_ups_router
 from clinical.api import patients as patients_router
 from clinical.api import treatments as treatments_router
 from core.errors import DomainError
+from scheduling.api import appointments as appointments_router
+from scheduling.api import doctors as doctors_router
 from tenants.api import router as hospitals_router
 from tenants.permissions import PlatformOperatorAuth
 
@@ -96,6 +98,8 @@ branch_api.add_router("/patients/", patients_router)
 branch_api.add_router("/treatments/", treatments_router)
 branch_api.add_router("/break-glass/", break_glass_router)
 branch_api.add_router("/follow-ups/", follow_ups_router)
+branch_api.add_router("/doctors/", doctors_router)
+branch_api.add_router("/appointments/", appointments_router)
 
 platform_api = NinjaAPI(
     title="Hospital platform API",

@@ -175,3 +175,31 @@ def _clash(exc: IntegrityError, *, doctor: User, patient: Patient, start: dt.dat
         else _("The patient is already booked at %(time)s.")
     ) % {"time": when}
     return DomainError.conflict(message, code=f"{who}_taken", extra={"taken_by": who, "clash_start": when})
+
+
+def appointment_cancel(
+    *, appointment: Appointment, cancelled_by: User, reason: str, address: str | None = None
+) -> Appointment:
+    """Cancel a booked or checked-in visit; the slot is free again at once."""
+    reason = (reason or "").strip()
+    if "\x00" in reason or len(reason) > 300:
+        raise DomainError.invalid("reason", _("At most 300 characters, without control characters."))
+    with transaction.atomic():
+        locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        if locked.status not in Appointment.ACTIVE:
+            raise DomainError.conflict(
+                _("This appointment is %(status)s already.") % {"status": locked.get_status_display().lower()},
+                code="not_active",
+            )
+        locked.status = Appointment.Status.CANCELLED
+        locked.cancelled_by, locked.cancelled_at, locked.cancel_reason = cancelled_by, timezone.now(), reason
+        locked.save(update_fields=["status", "cancelled_by", "cancelled_at", "cancel_reason"])
+        audit_record(
+            actor=cancelled_by,
+            action=AuditEvent.Action.CANCEL,
+            patient_id=locked.patient_id,
+            address=address,
+            appointment_id=locked.pk,
+            reason=reason,
+        )
+    return locked

@@ -1,13 +1,16 @@
-// A form marked data-submit-once is sent once: a double click or a second Ctrl+Enter on a
-// slow network must not register a patient or save a record twice. Buttons are not disabled
-// (a disabled button's name and value would not be sent, and "Register anyway" needs them).
+// A form marked data-submit-once is not sent twice the same way: a double click or a second
+// Ctrl+Enter on a slow network must not register a patient or save a record twice. A different
+// button ("Register anyway" after Enter) is a different decision and goes through. Buttons are
+// not disabled: a disabled button's name and value would not be sent.
 document.addEventListener("submit", function (event) {
   var form = event.target;
   if (!form.hasAttribute("data-submit-once")) return;
-  if (form.dataset.sent) { event.preventDefault(); return; }
-  form.dataset.sent = "1";
+  var submitter = event.submitter;
+  var how = submitter && submitter.name ? submitter.name + "=" + submitter.value : "(default)";
+  if (form.dataset.sentWith === how) { event.preventDefault(); return; }
+  form.dataset.sentWith = how;
 }, true);
 // Coming back to the page (the back button) makes the form usable again.
 window.addEventListener("pageshow", function () {
-  document.querySelectorAll("form[data-submit-once]").forEach(function (form) { delete form.dataset.sent; });
+  document.querySelectorAll("form[data-submit-once]").forEach(function (form) { delete form.dataset.sentWith; });
 });

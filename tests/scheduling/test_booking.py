@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -16,42 +15,7 @@ from clinical.models import Patient, Treatment
 from core.errors import DomainError
 from scheduling.models import Appointment, Leave, WorkingHours
 from scheduling.services import Override, appointment_book, doctor_slots
-from tests.clinical.conftest import register
-
-LONDON = ZoneInfo("Europe/London")
-
-
-def next_weekday(weekday: int, *, after: dt.date | None = None) -> dt.date:
-    day = (after or timezone.localdate()) + dt.timedelta(days=1)
-    while day.weekday() != weekday:
-        day += dt.timedelta(days=1)
-    return day
-
-
-@pytest.fixture
-def clinic(stmarys):
-    """A doctor working 09:00-12:00 every day, a 15-minute consultation, two patients."""
-    with schema_context(stmarys.schema):
-        connection.set_tenant(stmarys.hospital)
-        doctor = stmarys.user(Role.DOCTOR)
-        for weekday in range(7):
-            WorkingHours.objects.create(doctor=doctor, weekday=weekday, starts=dt.time(9), ends=dt.time(12))
-        treatment = Treatment.objects.create(name="Consultation", code="CONS", duration_minutes=15)
-    first = register(stmarys, full_name="First Patient", date_of_birth="1970-01-01")
-    second = register(stmarys, full_name="Second Patient", date_of_birth="1971-01-01")
-    with schema_context(stmarys.schema):
-        connection.set_tenant(stmarys.hospital)
-        yield {
-            "doctor": doctor,
-            "desk": stmarys.user(Role.RECEPTIONIST),
-            "treatment": treatment,
-            "first": Patient.objects.get(pk=first["id"]),
-            "second": Patient.objects.get(pk=second["id"]),
-        }
-
-
-def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=LONDON)
+from tests.scheduling.conftest import LONDON, at, next_weekday
 
 
 @pytest.mark.django_db

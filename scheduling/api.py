@@ -1,0 +1,199 @@
+"""The scheduling routes of the branch API: doctors, free slots, appointments."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from ninja import Query, Router, Schema, Status
+from pydantic import Field
+
+from accounts.addresses import client_address
+from accounts.permissions import BranchTokenAuth
+from clinical import selectors as clinical_selectors
+from clinical.models import AuditEvent
+from clinical.permissions import REGISTER_ROLES, VIEW_ROLES, role_check
+from core.errors import DomainError
+from scheduling import selectors, services
+from scheduling.models import Appointment
+from scheduling.schemas import AppointmentIn, AppointmentList, AppointmentOut, CancelIn, DoctorOut, SlotsOut
+
+ERRORS = {401: dict, 403: dict, 404: dict, 409: dict, 422: dict}
+BOOKING_ROLES = REGISTER_ROLES  # the desk and admins; patients book through the portal, doctors never
+
+
+def _appointment_shape(appointment: Appointment) -> dict:
+    zone = services.branch_zone()
+    return {
+        "id": appointment.pk,
+        "patient": {
+            "id": appointment.patient.pk,
+            "mrn": appointment.patient.mrn,
+            "full_name": appointment.patient.display_name,
+        },
+        "doctor": {
+            "id": appointment.doctor.pk,
+            "full_name": appointment.doctor.full_name or appointment.doctor.username,
+        },
+        "treatment": {
+            "id": appointment.treatment.pk,
+            "name": appointment.treatment.name,
+            "code": appointment.treatment.code,
+        },
+        "start": appointment.start.astimezone(zone),
+        "end": appointment.end.astimezone(zone),
+        "status": appointment.status,
+        "overbooked": appointment.overbooked,
+        "override_reason": appointment.override_reason,
+    }
+
+
+doctors = Router(tags=["doctors"], auth=BranchTokenAuth())
+
+
+class DoctorFilters(Schema):
+    specialty: str = Field("", max_length=100)
+    department: str = Field("", max_length=100)
+
+
+@doctors.get(
+    "/", response={200: list[DoctorOut], **ERRORS}, operation_id="doctors_list", summary="The branch's doctors"
+)
+def doctor_list(request, filters: Query[DoctorFilters]):
+    result = []
+    for doctor in selectors.doctors_list(specialty=filters.specialty, department=filters.department):
+        profile = getattr(doctor, "doctor_profile", None)
+        result.append(
+            {
+                "id": doctor.pk,
+                "full_name": doctor.full_name or doctor.username,
+                "specialty": profile.specialty if profile else "",
+                "department": profile.department if profile else "",
+                "qualifications": profile.qualifications if profile else "",
+                "room": profile.room if profile else "",
+            }
+        )
+    return result
+
+
+class SlotQuery(Schema):
+    date: dt.date
+    treatment: int
+
+
+@doctors.get(
+    "/{int:doctor_id}/slots/",
+    response={200: SlotsOut, **ERRORS},
+    operation_id="doctors_slots",
+    summary="A doctor's free start times on a day",
+)
+def doctor_slots(request, doctor_id: int, query: Query[SlotQuery]):
+    doctor = selectors.doctor_get(doctor_id)
+    if doctor is None:
+        raise DomainError.not_found("No such doctor.")
+    treatment = clinical_selectors.treatments_for(request.user).filter(pk=query.treatment, active=True).first()
+    if treatment is None:
+        raise DomainError.invalid("treatment", "No such active treatment.")
+    zone = services.branch_zone()
+    slots = services.doctor_slots(doctor=doctor, day=query.date, treatment=treatment)
+    return {
+        "doctor_id": doctor.pk,
+        "date": query.date,
+        "treatment_id": treatment.pk,
+        "time_zone": str(zone.key),
+        "slots": [slot.astimezone(zone) for slot in slots],
+    }
+
+
+appointments = Router(tags=["appointments"], auth=BranchTokenAuth())
+
+
+@appointments.post(
+    "/", response={201: AppointmentOut, **ERRORS}, operation_id="appointments_book", summary="Book an appointment"
+)
+def appointment_book(request, payload: AppointmentIn):
+    address = client_address(request)
+    role_check(user=request.user, roles=BOOKING_ROLES, action=AuditEvent.Action.BOOK, address=address)
+    patient = clinical_selectors.patient_get(payload.patient_id)
+    if patient is None:
+        raise DomainError.not_found("No such patient.")
+    doctor = selectors.doctor_get(payload.doctor_id)
+    if doctor is None:
+        raise DomainError.not_found("No such doctor.")
+    treatment = clinical_selectors.treatments_for(request.user).filter(pk=payload.treatment_id).first()
+    if treatment is None:
+        raise DomainError.invalid("treatment_id", "No such treatment.")
+    override = None
+    if payload.override_reason or payload.overbook:
+        override = services.Override(reason=payload.override_reason, overbook=payload.overbook)
+    appointment = services.appointment_book(
+        patient=patient,
+        doctor=doctor,
+        treatment=treatment,
+        start=payload.start,
+        booked_by=request.user,
+        override=override,
+        address=address,
+    )
+    return Status(201, _appointment_shape(appointment))
+
+
+class AppointmentFilters(Schema):
+    doctor: int | None = None
+    patient: uuid.UUID | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    status: Appointment.Status | None = None
+    page: int = 1
+    page_size: int = 50
+
+
+@appointments.get(
+    "/",
+    response={200: AppointmentList, **ERRORS},
+    operation_id="appointments_list",
+    summary="Appointments (a doctor sees their own)",
+)
+def appointment_list(request, filters: Query[AppointmentFilters]):
+    role_check(user=request.user, roles=VIEW_ROLES, action="appointments")
+    start, end = clinical_selectors.page_bounds(filters.page, filters.page_size)
+    zone = services.branch_zone()
+
+    def day_start(day: dt.date | None) -> dt.datetime | None:
+        return dt.datetime.combine(day, dt.time.min, tzinfo=zone) if day else None
+
+    listed = selectors.appointments_for(
+        user=request.user,
+        doctor_id=filters.doctor,
+        patient_id=filters.patient,
+        starts_from=day_start(filters.date_from),
+        starts_before=day_start(filters.date_to + dt.timedelta(days=1))
+        if filters.date_to and filters.date_to < dt.date.max
+        else None,
+        status=filters.status or "",
+    )
+    count = listed.count()
+    return {
+        "items": [_appointment_shape(a) for a in listed[start:end]] if start < count else [],
+        "count": count,
+        "page": filters.page,
+        "page_size": filters.page_size,
+    }
+
+
+@appointments.post(
+    "/{uuid:appointment_id}/cancel/",
+    response={200: AppointmentOut, **ERRORS},
+    operation_id="appointments_cancel",
+    summary="Cancel an appointment; its slot is free again",
+)
+def appointment_cancel(request, appointment_id: uuid.UUID, payload: CancelIn):
+    address = client_address(request)
+    role_check(user=request.user, roles=BOOKING_ROLES, action=AuditEvent.Action.CANCEL, address=address)
+    appointment = selectors.appointment_get(appointment_id)
+    if appointment is None:
+        raise DomainError.not_found("No such appointment.")
+    cancelled = services.appointment_cancel(
+        appointment=appointment, cancelled_by=request.user, reason=payload.reason, address=address
+    )
+    return _appointment_shape(cancelled)
