@@ -125,12 +125,14 @@ def _request(method: str, route: str, world: World, other_doctor: User):
     return method, path, (json.dumps(body) if body is not None else None)
 
 
-@pytest.mark.parametrize("caller", CALLERS)
-@pytest.mark.parametrize(("method", "route"), list(MATRIX))
+# Every route by every caller it applies to: a route without an id has nothing that an admin of
+# another branch could name from their own host, so that pair is not a case.
+CASES = [(method, route, caller) for (method, route), row in MATRIX.items() for caller in CALLERS if row[caller]]
+
+
+@pytest.mark.parametrize(("method", "route", "caller"), CASES)
 def test_matrix(stmarys, riverside, other_doctor, world, method, route, caller):
     expected = MATRIX[(method, route)][caller]
-    if expected is None:
-        pytest.skip("no id of this branch to name from another branch")
     client = _client(caller, world, stmarys, riverside)
     method, path, body = _request(method, route, world, other_doctor)
     before = state_of(stmarys, world.patient)
