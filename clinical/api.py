@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
@@ -45,6 +47,7 @@ from clinical.schemas import (
     TreatmentPatch,
 )
 from clinical.validation import age_display, age_parts
+from core.branch import branch_today
 from core.errors import DomainError
 
 ERRORS = {401: dict, 403: dict, 404: dict, 409: dict, 422: dict}
@@ -93,7 +96,17 @@ def _patient(patient: Patient, today: dt.date, *, clinical: bool) -> dict:
     }
 
 
-def _person(user: User) -> dict:
+def page_answer(page: selectors.Page, shape: Callable[[Any], dict]) -> dict:
+    """A page as every list route answers it: the items in their shape, and the counts."""
+    return {
+        "items": [shape(item) for item in page.items],
+        "count": page.count,
+        "page": page.page,
+        "page_size": page.page_size,
+    }
+
+
+def person_shape(user: User) -> dict:
     return {"id": user.pk, "full_name": user.full_name or user.username}
 
 
@@ -106,7 +119,7 @@ def record_shape(record: TreatmentRecord, *, clinical: bool) -> dict:
         "is_current": record.is_current,
         "visit_at": record.visit_at,
         "recorded_at": record.recorded_at,
-        "doctor": _person(record.doctor),
+        "doctor": person_shape(record.doctor),
         "treatment": (
             {"id": record.treatment.pk, "name": record.treatment.name, "code": record.treatment.code}
             if record.treatment
@@ -165,7 +178,7 @@ def patient_register(request, payload: PatientIn):
     registered = services.patient_register(
         actor=request.user, data=data, confirm_new=payload.confirm_new, address=_address(request)
     )
-    today = services.branch_today()
+    today = branch_today()
     return Status(
         201,
         {
@@ -202,13 +215,8 @@ def patient_list(request, filters: Query[PatientFilters]):
         page=filters.page,
         page_size=filters.page_size,
     )
-    today = services.branch_today()
-    return {
-        "items": [_brief(p, today) for p in page.items],
-        "count": page.count,
-        "page": page.page,
-        "page_size": page.page_size,
-    }
+    today = branch_today()
+    return page_answer(page, lambda patient: _brief(patient, today))
 
 
 @patients.get(
@@ -217,18 +225,18 @@ def patient_list(request, filters: Query[PatientFilters]):
 def patient_profile(request, patient_id: uuid.UUID):
     access = _access(request, patient_id, AuditEvent.Action.VIEW_PROFILE)
     patient = access.patient
-    today = services.branch_today()
+    today = branch_today()
     return {
         **_patient(patient, today, clinical=access.clinical),
         "access": access.via,
-        "assigned_doctors": [_person(d) for d in selectors.patient_doctors(patient)],
+        "assigned_doctors": [person_shape(d) for d in selectors.patient_doctors(patient)],
         "recent_appointments": [
             {
                 "id": a.pk,
                 "start": a.start,
                 "end": a.end,
                 "status": a.status,
-                "doctor": _person(a.doctor),
+                "doctor": person_shape(a.doctor),
                 "treatment": a.treatment.name,
             }
             for a in selectors.patient_recent_appointments(patient)
@@ -255,7 +263,7 @@ def patient_update(request, patient_id: uuid.UUID, payload: PatientPatch):
         confirm_new=payload.confirm_new,
         address=_address(request),
     )
-    return _patient(patient, services.branch_today(), clinical=access.clinical)
+    return _patient(patient, branch_today(), clinical=access.clinical)
 
 
 class TimelineQuery(Schema):
@@ -272,18 +280,13 @@ class TimelineQuery(Schema):
 def patient_timeline(request, patient_id: uuid.UUID, query: Query[TimelineQuery]):
     access = _access(request, patient_id, AuditEvent.Action.VIEW_TIMELINE)
     page = selectors.patient_timeline(access.patient, page=query.page, page_size=query.page_size)
-    return {
-        "items": [
-            {
-                **record_shape(entry.record, clinical=access.clinical),
-                "earlier_versions": [record_shape(r, clinical=access.clinical) for r in entry.earlier],
-            }
-            for entry in page.items
-        ],
-        "count": page.count,
-        "page": page.page,
-        "page_size": page.page_size,
-    }
+    return page_answer(
+        page,
+        lambda entry: {
+            **record_shape(entry.record, clinical=access.clinical),
+            "earlier_versions": [record_shape(r, clinical=access.clinical) for r in entry.earlier],
+        },
+    )
 
 
 def _doctor(doctor_id: int) -> User:
@@ -330,7 +333,7 @@ def _break_glass_shape(access: BreakGlassAccess) -> dict:
     return {
         "id": access.pk,
         "patient_id": access.patient_id,
-        "doctor": _person(access.doctor),
+        "doctor": person_shape(access.doctor),
         "reason": access.reason,
         "opened_at": access.opened_at,
         "expires_at": access.expires_at,
@@ -381,30 +384,23 @@ class FollowUpQuery(Schema):
 )
 def follow_up_list(request, query: Query[FollowUpQuery]):
     role_check(user=request.user, roles=DESK_ROLES, action="follow_ups")
-    start, end = selectors.page_bounds(query.page, query.page_size)
-    due = selectors.follow_ups_to_book()
-    count = due.count()
-    return {
-        "items": [
-            {
-                "record_id": r.pk,
-                "patient": {
-                    "id": r.patient.pk,
-                    "mrn": r.patient.mrn,
-                    "full_name": r.patient.display_name,
-                    "phone": r.patient.phone,
-                },
-                "doctor": _person(r.doctor),
-                "due_on": r.follow_up_on,
-                "note": r.follow_up_note,
-                "visit_at": r.visit_at,
-            }
-            for r in due[start:end]
-        ],
-        "count": count,
-        "page": query.page,
-        "page_size": query.page_size,
-    }
+    due = selectors.paginate(selectors.follow_ups_to_book(), page=query.page, page_size=query.page_size)
+    return page_answer(
+        due,
+        lambda record: {
+            "record_id": record.pk,
+            "patient": {
+                "id": record.patient.pk,
+                "mrn": record.patient.mrn,
+                "full_name": record.patient.display_name,
+                "phone": record.patient.phone,
+            },
+            "doctor": person_shape(record.doctor),
+            "due_on": record.follow_up_on,
+            "note": record.follow_up_note,
+            "visit_at": record.visit_at,
+        },
+    )
 
 
 @follow_ups.post(

@@ -27,7 +27,7 @@ from clinical.models import (
 )
 from clinical.normalise import identifier_normalise, name_for_search, phone_for_search
 from clinical.permissions import ATTEND
-from core.branch import branch_current
+from core.branch import branch_current, branch_day_start
 from core.errors import DomainError
 
 # Whitelisted orderings: the value a client sends → the columns (with a unique tie-breaker).
@@ -45,7 +45,7 @@ MAX_PAGE_SIZE = 100
 MAX_PAGE = 100_000  # far past any real list; a bigger OFFSET would not fit PostgreSQL's bigint
 
 
-@dataclass(frozen=True)
+@dataclass
 class Page:
     items: list[Any]
     count: int
@@ -60,6 +60,13 @@ def page_bounds(page: int, page_size: int) -> tuple[int, int]:
         raise DomainError.invalid("page_size", _("Between 1 and %(n)d.") % {"n": MAX_PAGE_SIZE})
     start = (page - 1) * page_size
     return start, start + page_size
+
+
+def paginate(items: QuerySet, *, page: int, page_size: int) -> Page:
+    """One page of an ordered query, and how many there are in all (every list answers so)."""
+    start, end = page_bounds(page, page_size)
+    count = items.count()
+    return Page(items=list(items[start:end]) if start < count else [], count=count, page=page, page_size=page_size)
 
 
 def doctor_patient_ids(doctor: User) -> QuerySet:
@@ -130,7 +137,7 @@ def patient_search(
         )
     if date_from and date_to and date_from > date_to:
         raise DomainError.invalid("date_to", _("Must not be before date_from."))
-    start, end = page_bounds(page, page_size)
+    page_bounds(page, page_size)  # a bad page is refused before any query
     patients = patients_visible_to(user)
     if search.strip():
         patients = patients.filter(_search_match(search))
@@ -145,9 +152,7 @@ def patient_search(
         if date_to:
             visits = visits.filter(visit_at__date__lte=date_to)
         patients = patients.filter(Exists(visits))
-    count = patients.count()
-    items = list(patients.order_by(*PATIENT_ORDERINGS[ordering])[start:end]) if start < count else []
-    return Page(items=items, count=count, page=page, page_size=page_size)
+    return paginate(patients.order_by(*PATIENT_ORDERINGS[ordering]), page=page, page_size=page_size)
 
 
 def phone_sharers_count(*, user: User, patients: list[Patient]) -> dict[str, int]:
@@ -208,10 +213,9 @@ class TimelineEntry:
 
 
 def patient_timeline(patient: Patient, *, page: int = 1, page_size: int = 20) -> Page:
-    start, end = page_bounds(page, page_size)
     current = patient.treatment_records.filter(is_current=True)
-    count = current.count()
-    records = list(_with_prescriptions(current).order_by("-visit_at", "-id")[start:end])
+    found = paginate(_with_prescriptions(current).order_by("-visit_at", "-id"), page=page, page_size=page_size)
+    records = found.items
     earlier: dict[uuid.UUID, list[TreatmentRecord]] = defaultdict(list)
     corrected = [r.lineage for r in records if r.version > 1]
     if corrected:
@@ -219,12 +223,8 @@ def patient_timeline(patient: Patient, *, page: int = 1, page_size: int = 20) ->
             TreatmentRecord.objects.filter(lineage__in=corrected, is_current=False)
         ).order_by("-version"):
             earlier[old.lineage].append(old)
-    return Page(
-        items=[TimelineEntry(record=r, earlier=earlier.get(r.lineage, [])) for r in records],
-        count=count,
-        page=page,
-        page_size=page_size,
-    )
+    found.items = [TimelineEntry(record=r, earlier=earlier.get(r.lineage, [])) for r in records]
+    return found
 
 
 def doctor_last_record(patient: Patient) -> TreatmentRecord | None:
@@ -306,14 +306,10 @@ def audit_events(
         events = events.filter(break_glass=break_glass)
     # Days in the branch's time zone (the active one), as a range the index on `at` can serve.
     if date_from:
-        events = events.filter(at__gte=_day_start(date_from))
+        events = events.filter(at__gte=branch_day_start(date_from))
     if date_to and date_to < dt.date.max:
-        events = events.filter(at__lt=_day_start(date_to + dt.timedelta(days=1)))
+        events = events.filter(at__lt=branch_day_start(date_to + dt.timedelta(days=1)))
     return events.order_by("-id")
-
-
-def _day_start(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
 # --- the hospital admin's pages ---------------------------------------------------------------------

@@ -11,7 +11,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.apps import apps
 from django.contrib.postgres.search import TrigramSimilarity
@@ -42,7 +41,7 @@ from clinical.models import (
 from clinical.normalise import identifier_normalise, name_clean, name_for_search
 from clinical.permissions import ATTEND, EDITABLE_FIELDS, deny, doctor_attends
 from clinical.validation import Errors, months_before, years_before
-from core.branch import branch_current
+from core.branch import branch_current, branch_today
 from core.errors import DomainError
 
 MAX_AGE_YEARS = 130
@@ -52,10 +51,6 @@ ICD10 = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
 MAX_PRESCRIPTION_LINES = 30
 MAX_DRAFT_BYTES = 64 * 1024
 APPOINTMENT_MODEL = "scheduling.Appointment"
-
-
-def branch_today() -> dt.date:
-    return timezone.now().astimezone(ZoneInfo(branch_current().time_zone)).date()
 
 
 # --- patients -------------------------------------------------------------------------------------

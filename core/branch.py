@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django_tenants.utils import get_tenant_model
 
@@ -23,3 +25,16 @@ def branch_current() -> Any:
     if branch is None:
         raise LookupError(f"no branch has the schema {schema!r}")
     return branch
+
+
+def branch_zone() -> ZoneInfo:
+    return ZoneInfo(branch_current().time_zone)
+
+
+def branch_today() -> dt.date:
+    return dt.datetime.now(branch_zone()).date()
+
+
+def branch_day_start(day: dt.date) -> dt.datetime:
+    """Midnight of ``day`` in the branch's time zone: days as ranges an index can serve."""
+    return dt.datetime.combine(day, dt.time.min, tzinfo=branch_zone())

@@ -11,19 +11,20 @@ from pydantic import Field
 from accounts.addresses import client_address
 from accounts.permissions import BranchTokenAuth
 from clinical import selectors as clinical_selectors
+from clinical.api import ERRORS, page_answer, person_shape
 from clinical.models import AuditEvent
 from clinical.permissions import REGISTER_ROLES, VIEW_ROLES, role_check
+from core.branch import branch_day_start, branch_zone
 from core.errors import DomainError
 from scheduling import selectors, services
 from scheduling.models import Appointment
 from scheduling.schemas import AppointmentIn, AppointmentList, AppointmentOut, CancelIn, DoctorOut, SlotsOut
 
-ERRORS = {401: dict, 403: dict, 404: dict, 409: dict, 422: dict}
 BOOKING_ROLES = REGISTER_ROLES  # the desk and admins; patients book through the portal, doctors never
 
 
 def _appointment_shape(appointment: Appointment) -> dict:
-    zone = services.branch_zone()
+    zone = branch_zone()
     return {
         "id": appointment.pk,
         "patient": {
@@ -31,10 +32,7 @@ def _appointment_shape(appointment: Appointment) -> dict:
             "mrn": appointment.patient.mrn,
             "full_name": appointment.patient.display_name,
         },
-        "doctor": {
-            "id": appointment.doctor.pk,
-            "full_name": appointment.doctor.full_name or appointment.doctor.username,
-        },
+        "doctor": person_shape(appointment.doctor),
         "treatment": {
             "id": appointment.treatment.pk,
             "name": appointment.treatment.name,
@@ -88,13 +86,13 @@ class SlotQuery(Schema):
     summary="A doctor's free start times on a day",
 )
 def doctor_slots(request, doctor_id: int, query: Query[SlotQuery]):
-    doctor = selectors.doctor_get(doctor_id)
+    doctor = clinical_selectors.doctor_active(doctor_id)
     if doctor is None:
         raise DomainError.not_found("No such doctor.")
     treatment = clinical_selectors.treatments_for(request.user).filter(pk=query.treatment, active=True).first()
     if treatment is None:
         raise DomainError.invalid("treatment", "No such active treatment.")
-    zone = services.branch_zone()
+    zone = branch_zone()
     slots = services.doctor_slots(doctor=doctor, day=query.date, treatment=treatment)
     return {
         "doctor_id": doctor.pk,
@@ -117,7 +115,7 @@ def appointment_book(request, payload: AppointmentIn):
     patient = clinical_selectors.patient_get(payload.patient_id)
     if patient is None:
         raise DomainError.not_found("No such patient.")
-    doctor = selectors.doctor_get(payload.doctor_id)
+    doctor = clinical_selectors.doctor_active(payload.doctor_id)
     if doctor is None:
         raise DomainError.not_found("No such doctor.")
     treatment = clinical_selectors.treatments_for(request.user).filter(pk=payload.treatment_id).first()
@@ -156,29 +154,19 @@ class AppointmentFilters(Schema):
 )
 def appointment_list(request, filters: Query[AppointmentFilters]):
     role_check(user=request.user, roles=VIEW_ROLES, action="appointments")
-    start, end = clinical_selectors.page_bounds(filters.page, filters.page_size)
-    zone = services.branch_zone()
-
-    def day_start(day: dt.date | None) -> dt.datetime | None:
-        return dt.datetime.combine(day, dt.time.min, tzinfo=zone) if day else None
-
     listed = selectors.appointments_for(
         user=request.user,
         doctor_id=filters.doctor,
         patient_id=filters.patient,
-        starts_from=day_start(filters.date_from),
-        starts_before=day_start(filters.date_to + dt.timedelta(days=1))
+        starts_from=branch_day_start(filters.date_from) if filters.date_from else None,
+        starts_before=branch_day_start(filters.date_to + dt.timedelta(days=1))
         if filters.date_to and filters.date_to < dt.date.max
         else None,
         status=filters.status or "",
     )
-    count = listed.count()
-    return {
-        "items": [_appointment_shape(a) for a in listed[start:end]] if start < count else [],
-        "count": count,
-        "page": filters.page,
-        "page_size": filters.page_size,
-    }
+    return page_answer(
+        clinical_selectors.paginate(listed, page=filters.page, page_size=filters.page_size), _appointment_shape
+    )
 
 
 @appointments.post(

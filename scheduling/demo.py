@@ -6,12 +6,12 @@ import datetime as dt
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from accounts.models import Role, User
 from clinical.models import Patient, Treatment
+from core.branch import branch_today
 from scheduling.models import Appointment, DoctorProfile, WorkingHours
-from scheduling.services import appointment_book, branch_zone, doctor_slots
+from scheduling.services import appointment_book, doctor_slots
 
 # Monday to Friday 09:00-13:00 and 14:00-17:00; Saturday morning.
 HOURS = [(d, dt.time(9), dt.time(13)) for d in range(5)] + [(d, dt.time(14), dt.time(17)) for d in range(5)]
@@ -41,7 +41,7 @@ def seed_branch(hospital: Any) -> None:
     if treatment is None:
         return
     # The first free slots of the next working days, one patient each.
-    day = timezone.now().astimezone(branch_zone()).date()
+    day = branch_today()
     for patient in Patient.objects.filter(unidentified=False).order_by("mrn")[:4]:
         slots: list[dt.datetime] = []
         while not slots:

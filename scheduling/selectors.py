@@ -20,10 +20,6 @@ def doctors_list(*, specialty: str = "", department: str = "") -> QuerySet[User]
     return doctors.order_by("full_name", "pk")
 
 
-def doctor_get(doctor_id: int) -> User | None:
-    return User.objects.filter(pk=doctor_id, role=Role.DOCTOR, is_active=True).first()
-
-
 def appointments_for(
     *,
     user: User,

@@ -15,16 +15,12 @@ from accounts.models import Role, User
 from clinical.audit import audit_record
 from clinical.models import AuditEvent, Patient, Treatment
 from clinical.services import patient_assign_doctor
-from core.branch import branch_current
+from core.branch import branch_zone
 from core.errors import DomainError
 from scheduling.models import Appointment, Leave, WorkingHours
 
 DOCTOR_CLASH = "scheduling_appt_doctor_no_overlap"
 PATIENT_CLASH = "scheduling_appt_patient_no_overlap"
-
-
-def branch_zone() -> ZoneInfo:
-    return ZoneInfo(branch_current().time_zone)
 
 
 def _local(day: dt.date, at: dt.time, zone: ZoneInfo) -> dt.datetime:

@@ -27,7 +27,7 @@ from clinical.models import AuditEvent
 from clinical.normalise import phone_for_search
 from clinical.permissions import EDITABLE_FIELDS, REGISTER_ROLES, SAFETY_FIELDS
 from clinical.views.common import form_errors, page_access
-from core.branch import branch_current
+from core.branch import branch_current, branch_today
 from core.errors import DomainError
 
 desk_required = role_required(Role.HOSPITAL_ADMIN, Role.RECEPTIONIST)
@@ -263,7 +263,7 @@ def follow_ups(request: HttpRequest) -> HttpResponse:
         return redirect("clinical:follow_ups")
     context = {
         "follow_ups": list(selectors.follow_ups_to_book()[:FOLLOW_UPS_SHOWN]),
-        "today": services.branch_today(),
+        "today": branch_today(),
         "limit": FOLLOW_UPS_SHOWN,
     }
     return render(request, "clinical/frontdesk/follow_ups.html", context)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 
 import pytest
@@ -12,10 +11,7 @@ from django_tenants.utils import schema_context
 
 from accounts.models import Role
 from clinical.models import Patient
-
-
-def post(client, path, body):
-    return client.post(path, json.dumps(body), content_type="application/json")
+from tests.clinical.conftest import post
 
 
 def test_mrns_are_never_duplicated_when_desks_register_at_once(committed):

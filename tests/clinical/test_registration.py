@@ -9,12 +9,9 @@ from django_tenants.utils import schema_context
 
 from accounts.models import Role
 from clinical.models import Patient
+from tests.clinical.conftest import post
 
 pytestmark = pytest.mark.django_db
-
-
-def post(client, path, body):
-    return client.post(path, json.dumps(body), content_type="application/json")
 
 
 def patients_in(branch) -> int:
