@@ -35,8 +35,13 @@ def _send_link_mail(user_id: int, template: str) -> None:
         context = {"user": user, "link": set_password_link(user), "branch": connection.tenant.name}
         subject = render_to_string(f"email/{template}_subject.txt", context).strip()
         body = render_to_string(f"email/{template}.txt", context)
+    mail_send(subject, body, user.email)
+
+
+def mail_send(subject: str, body: str, recipient: str) -> None:
+    """Send one e-mail; a temporary refusal becomes :class:`MailServerBusy`, retried by the task."""
     try:
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [recipient])
     except SMTPResponseException as exc:
         if 400 <= exc.smtp_code < 500:
             raise MailServerBusy(str(exc)) from exc

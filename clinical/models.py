@@ -311,6 +311,10 @@ class AuditEvent(models.Model):
         FOLLOW_UP_DONE = "follow_up_done", _("Settled a follow-up")
         BOOK = "book", _("Booked an appointment")
         CANCEL = "cancel", _("Cancelled an appointment")
+        RESCHEDULE = "reschedule", _("Moved an appointment")
+        CHECK_IN = "check_in", _("Checked a patient in")
+        COMPLETE = "complete", _("Completed an appointment")
+        NO_SHOW = "no_show", _("Marked a no-show")
 
     class Outcome(models.TextChoices):
         ALLOWED = "allowed", _("Allowed")

@@ -32,9 +32,12 @@ STATUS = {
 }
 
 
-def _path(field: str) -> list[str | int]:
-    """ "identifiers.0.value" → ["identifiers", 0, "value"], as ninja names list items."""
-    return [int(part) if part.isdigit() else part for part in field.split(".")]
+def _loc(field: str) -> list[str | int]:
+    """ "identifiers.0.value" → ["body", "identifiers", 0, "value"], as ninja names list items;
+    "header:Idempotency-Key" → ["header", "Idempotency-Key"]."""
+    if field.startswith("header:"):
+        return ["header", field.removeprefix("header:")]
+    return ["body", *(int(part) if part.isdigit() else part for part in field.split("."))]
 
 
 def _install_error_handlers(api: NinjaAPI) -> None:
@@ -47,7 +50,7 @@ def _install_error_handlers(api: NinjaAPI) -> None:
             errors = exc.errors or [(None, exc.message)]
             body = {
                 "detail": [
-                    {"loc": ["body", *_path(field)] if field else ["body"], "msg": message, "type": exc.code}
+                    {"loc": _loc(field) if field else ["body"], "msg": message, "type": exc.code}
                     for field, message in errors
                 ]
             }

@@ -211,6 +211,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 6 * 60 * 60,
         "args": ["accounts.purge_expired_sessions"],
     },
+    "purge-idempotency-keys": {
+        "task": "workers.fan_out",
+        "schedule": 6 * 60 * 60,
+        "args": ["scheduling.purge_idempotency_keys"],
+    },
 }
 # Seconds over which a periodic job is spread across branches.
 BRANCH_FAN_OUT_SPREAD = env.integer("BRANCH_FAN_OUT_SPREAD", 60)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from ninja import Query, Router, Schema, Status
+from ninja import Query, Router, Schema
 from pydantic import Field
 
 from accounts.addresses import client_address
+from accounts.models import Role
 from accounts.permissions import BranchTokenAuth
 from clinical import selectors as clinical_selectors
 from clinical.api import ERRORS, page_answer, person_shape
@@ -17,10 +18,20 @@ from clinical.permissions import REGISTER_ROLES, VIEW_ROLES, role_check
 from core.branch import branch_day_start, branch_zone
 from core.errors import DomainError
 from scheduling import selectors, services
+from scheduling.idempotency import idempotent
 from scheduling.models import Appointment
-from scheduling.schemas import AppointmentIn, AppointmentList, AppointmentOut, CancelIn, DoctorOut, SlotsOut
+from scheduling.schemas import (
+    AppointmentIn,
+    AppointmentList,
+    AppointmentOut,
+    CancelIn,
+    DoctorOut,
+    RescheduleIn,
+    SlotsOut,
+)
 
 BOOKING_ROLES = REGISTER_ROLES  # the desk and admins; patients book through the portal, doctors never
+COMPLETE_ROLES = frozenset({Role.DOCTOR, Role.HOSPITAL_ADMIN})  # a doctor their own visits only
 
 
 def _appointment_shape(appointment: Appointment) -> dict:
@@ -41,6 +52,9 @@ def _appointment_shape(appointment: Appointment) -> dict:
         "start": appointment.start.astimezone(zone),
         "end": appointment.end.astimezone(zone),
         "status": appointment.status,
+        "checked_in_at": appointment.checked_in_at,
+        "completed_at": appointment.completed_at,
+        "cancel_reason": appointment.cancel_reason,
         "overbooked": appointment.overbooked,
         "override_reason": appointment.override_reason,
     }
@@ -106,12 +120,32 @@ def doctor_slots(request, doctor_id: int, query: Query[SlotQuery]):
 appointments = Router(tags=["appointments"], auth=BranchTokenAuth())
 
 
+def _override(payload: AppointmentIn | RescheduleIn) -> services.Override | None:
+    if payload.override_reason or payload.overbook:
+        return services.Override(reason=payload.override_reason, overbook=payload.overbook)
+    return None
+
+
+def _appointment_or_404(request, appointment_id: uuid.UUID) -> Appointment:
+    """An appointment the user may act on: a doctor's own, any for the desk and admins."""
+    appointment = selectors.appointments_for(user=request.user).filter(pk=appointment_id).first()
+    if appointment is None:
+        raise DomainError.not_found("No such appointment.")
+    return appointment
+
+
 @appointments.post(
     "/", response={201: AppointmentOut, **ERRORS}, operation_id="appointments_book", summary="Book an appointment"
 )
 def appointment_book(request, payload: AppointmentIn):
+    """Send an `Idempotency-Key` header to make a retry safe: the same key and body answer the
+    first booking again; the same key with another body is 422; a key still being processed, 409."""
     address = client_address(request)
     role_check(user=request.user, roles=BOOKING_ROLES, action=AuditEvent.Action.BOOK, address=address)
+    return idempotent(request, payload, lambda: _book(request, payload, address), status=201, schema=AppointmentOut)
+
+
+def _book(request, payload: AppointmentIn, address: str | None) -> dict:
     patient = clinical_selectors.patient_get(payload.patient_id)
     if patient is None:
         raise DomainError.not_found("No such patient.")
@@ -121,19 +155,16 @@ def appointment_book(request, payload: AppointmentIn):
     treatment = clinical_selectors.treatments_for(request.user).filter(pk=payload.treatment_id).first()
     if treatment is None:
         raise DomainError.invalid("treatment_id", "No such treatment.")
-    override = None
-    if payload.override_reason or payload.overbook:
-        override = services.Override(reason=payload.override_reason, overbook=payload.overbook)
     appointment = services.appointment_book(
         patient=patient,
         doctor=doctor,
         treatment=treatment,
         start=payload.start,
         booked_by=request.user,
-        override=override,
+        override=_override(payload),
         address=address,
     )
-    return Status(201, _appointment_shape(appointment))
+    return _appointment_shape(appointment)
 
 
 class AppointmentFilters(Schema):
@@ -178,10 +209,89 @@ def appointment_list(request, filters: Query[AppointmentFilters]):
 def appointment_cancel(request, appointment_id: uuid.UUID, payload: CancelIn):
     address = client_address(request)
     role_check(user=request.user, roles=BOOKING_ROLES, action=AuditEvent.Action.CANCEL, address=address)
-    appointment = selectors.appointment_get(appointment_id)
-    if appointment is None:
-        raise DomainError.not_found("No such appointment.")
+    appointment = _appointment_or_404(request, appointment_id)
     cancelled = services.appointment_cancel(
         appointment=appointment, cancelled_by=request.user, reason=payload.reason, address=address
     )
     return _appointment_shape(cancelled)
+
+
+@appointments.get(
+    "/{uuid:appointment_id}/",
+    response={200: AppointmentOut, **ERRORS},
+    operation_id="appointments_get",
+    summary="One appointment",
+)
+def appointment_detail(request, appointment_id: uuid.UUID):
+    role_check(user=request.user, roles=VIEW_ROLES, action="appointments")
+    return _appointment_shape(_appointment_or_404(request, appointment_id))
+
+
+@appointments.post(
+    "/{uuid:appointment_id}/reschedule/",
+    response={200: AppointmentOut, **ERRORS},
+    operation_id="appointments_reschedule",
+    summary="Move an appointment in one step; if the new time is taken it stays where it was",
+)
+def appointment_reschedule(request, appointment_id: uuid.UUID, payload: RescheduleIn):
+    address = client_address(request)
+    role_check(user=request.user, roles=BOOKING_ROLES, action=AuditEvent.Action.RESCHEDULE, address=address)
+    appointment = _appointment_or_404(request, appointment_id)
+    doctor = None
+    if payload.doctor_id is not None:
+        doctor = clinical_selectors.doctor_active(payload.doctor_id)
+        if doctor is None:
+            raise DomainError.not_found("No such doctor.")
+    moved = services.appointment_reschedule(
+        appointment=appointment,
+        start=payload.start,
+        doctor=doctor,
+        moved_by=request.user,
+        override=_override(payload),
+        address=address,
+    )
+    return _appointment_shape(selectors.appointment_get(moved.pk))
+
+
+def _life_route(path: str, operation: str, summary: str, roles: frozenset, action: str, change):
+    @appointments.post(
+        f"/{{uuid:appointment_id}}/{path}/",
+        response={200: AppointmentOut, **ERRORS},
+        operation_id=f"appointments_{operation}",
+        summary=summary,
+    )
+    def route(request, appointment_id: uuid.UUID):
+        address = client_address(request)
+        role_check(user=request.user, roles=roles, action=action, address=address)
+        appointment = _appointment_or_404(request, appointment_id)
+        changed = change(appointment=appointment, actor=request.user, address=address)
+        return _appointment_shape(selectors.appointment_get(changed.pk))
+
+    route.__name__ = f"appointment_{operation}"
+    return route
+
+
+_life_route(
+    "check-in",
+    "check_in",
+    "The patient has arrived (on the day of the visit)",
+    BOOKING_ROLES,
+    AuditEvent.Action.CHECK_IN,
+    services.appointment_check_in,
+)
+_life_route(
+    "complete",
+    "complete",
+    "The doctor has seen the patient",
+    COMPLETE_ROLES,
+    AuditEvent.Action.COMPLETE,
+    services.appointment_complete,
+)
+_life_route(
+    "no-show",
+    "no_show",
+    "The patient did not come",
+    BOOKING_ROLES,
+    AuditEvent.Action.NO_SHOW,
+    services.appointment_no_show,
+)

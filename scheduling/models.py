@@ -117,6 +117,8 @@ class Appointment(models.Model):
     )
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=300, blank=True)
+    checked_in_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["start"]
@@ -140,3 +142,23 @@ class Appointment(models.Model):
 
     def __str__(self) -> str:
         return f"appointment {self.pk} at {self.start:%Y-%m-%d %H:%M}"
+
+
+class IdempotentRequest(models.Model):
+    """The first answer to a request sent with an ``Idempotency-Key``, kept so that a retry gets
+    it again instead of doing the work twice. Written in the transaction that does the work: a
+    request that crashes leaves no row, so its key is free for the retry."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=USER_KEPT, related_name="+")
+    key = models.CharField(max_length=200)
+    # What the request asked (route and body): the same key with another body is a client's mistake.
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="scheduling_idempotency_user_key")]
+
+    def __str__(self) -> str:
+        return f"idempotency key of {self.user_id}"

@@ -54,6 +54,9 @@ class AppointmentOut(Schema):
     start: dt.datetime
     end: dt.datetime
     status: str
+    checked_in_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    cancel_reason: str
     overbooked: bool
     override_reason: str
 
@@ -67,3 +70,10 @@ class AppointmentList(Schema):
 
 class CancelIn(Schema):
     reason: Text = Field("", max_length=300)
+
+
+class RescheduleIn(Schema):
+    start: dt.datetime = Field(description="The new start, with its offset.")
+    doctor_id: int | None = Field(None, description="Another doctor; the same one when left out.")
+    override_reason: Text = Field("", max_length=300, description="Staff only: break a rule on purpose, saying why.")
+    overbook: bool = Field(False, description="Staff only, with override_reason: into a taken slot.")

@@ -4,6 +4,8 @@ overrides with a reason, and the database as the last word on clashes."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -15,12 +17,16 @@ from accounts.models import Role, User
 from clinical.audit import audit_record
 from clinical.models import AuditEvent, Patient, Treatment
 from clinical.services import patient_assign_doctor
-from core.branch import branch_zone
+from core.branch import branch_today, branch_zone
 from core.errors import DomainError
 from scheduling.models import Appointment, Leave, WorkingHours
+from workers.outbox import outbox_enqueue
 
 DOCTOR_CLASH = "scheduling_appt_doctor_no_overlap"
 PATIENT_CLASH = "scheduling_appt_patient_no_overlap"
+STAFF_ROLES = (Role.HOSPITAL_ADMIN, Role.RECEPTIONIST)
+# Tells a patient their visit was moved or cancelled (scheduling/tasks.py).
+NOTICE_TASK = "scheduling.send_appointment_notice"
 
 
 def _local(day: dt.date, at: dt.time, zone: ZoneInfo) -> dt.datetime:
@@ -96,6 +102,29 @@ def _rules_broken(*, doctor: User, treatment: Treatment, start: dt.datetime, end
     return broken
 
 
+def _booking_checked(
+    *, doctor: User, treatment: Treatment, start: dt.datetime, actor: User, override: Override | None
+) -> tuple[dt.datetime, list[tuple[str, str]]]:
+    """The end of a visit starting at ``start`` and the rules it breaks under ``override``; a
+    broken rule without an override is refused here."""
+    if doctor.role != Role.DOCTOR or not doctor.is_active:
+        raise DomainError.invalid("doctor_id", _("Not an active doctor of this branch."))
+    if not treatment.active:
+        raise DomainError.invalid("treatment_id", _("This treatment is not offered any more."))
+    if timezone.is_naive(start):
+        raise DomainError.invalid("start", _("Give the start with its time zone offset."))
+    if override is not None and actor.role not in STAFF_ROLES:
+        raise DomainError.forbidden(_("Only staff may override the booking rules."))
+    if override is not None and len(override.reason.strip()) < 5:
+        raise DomainError.invalid("override_reason", _("Say why the rule is broken."))
+    end = start + dt.timedelta(minutes=treatment.duration_minutes)
+    broken = _rules_broken(doctor=doctor, treatment=treatment, start=start, end=end)
+    if broken and override is None:
+        code, message = broken[0]
+        raise DomainError(message, kind="invalid", code=code, field="start")
+    return end, broken
+
+
 def appointment_book(
     *,
     patient: Patient,
@@ -110,21 +139,7 @@ def appointment_book(
     reason. A clash with another active booking of the doctor or the patient is a 409, decided
     by the database's exclusion constraints, never by a check that a concurrent request could
     pass too."""
-    if doctor.role != Role.DOCTOR or not doctor.is_active:
-        raise DomainError.invalid("doctor_id", _("Not an active doctor of this branch."))
-    if not treatment.active:
-        raise DomainError.invalid("treatment_id", _("This treatment is not offered any more."))
-    if timezone.is_naive(start):
-        raise DomainError.invalid("start", _("Give the start with its time zone offset."))
-    if override is not None and booked_by.role not in (Role.HOSPITAL_ADMIN, Role.RECEPTIONIST):
-        raise DomainError.forbidden(_("Only staff may override the booking rules."))
-    if override is not None and len(override.reason.strip()) < 5:
-        raise DomainError.invalid("override_reason", _("Say why the rule is broken."))
-    end = start + dt.timedelta(minutes=treatment.duration_minutes)
-    broken = _rules_broken(doctor=doctor, treatment=treatment, start=start, end=end)
-    if broken and override is None:
-        code, message = broken[0]
-        raise DomainError(message, kind="invalid", code=code, field="start")
+    end, broken = _booking_checked(doctor=doctor, treatment=treatment, start=start, actor=booked_by, override=override)
     appointment = Appointment(
         patient=patient,
         doctor=doctor,
@@ -155,6 +170,63 @@ def appointment_book(
     return appointment
 
 
+def appointment_reschedule(
+    *,
+    appointment: Appointment,
+    start: dt.datetime,
+    moved_by: User,
+    doctor: User | None = None,
+    override: Override | None = None,
+    address: str | None = None,
+    notify: bool = False,
+) -> Appointment:
+    """Move a booked visit to another start (and doctor) in one step: the row is updated in
+    place, so the old place is given up in the same statement that takes the new one. If the new
+    one is taken, nothing changes and the visit keeps its old place."""
+    with transaction.atomic():
+        locked = (
+            Appointment.objects.select_for_update()
+            .select_related("patient", "treatment", "doctor")
+            .get(pk=appointment.pk)
+        )
+        if locked.status != Appointment.Status.BOOKED:
+            raise _not_in(locked, _("Only a booked appointment can be moved."))
+        doctor = doctor or locked.doctor
+        end, broken = _booking_checked(
+            doctor=doctor, treatment=locked.treatment, start=start, actor=moved_by, override=override
+        )
+        was_start, was_doctor = locked.start, locked.doctor_id
+        locked.start, locked.end, locked.doctor = start, end, doctor
+        locked.overbooked = bool(override and override.overbook)
+        locked.override_reason = override.reason.strip() if override else ""
+        try:
+            with transaction.atomic():
+                locked.save(update_fields=["start", "end", "doctor", "overbooked", "override_reason"])
+        except IntegrityError as exc:
+            raise _clash(exc, doctor=doctor, patient=locked.patient, start=start, end=end) from exc
+        if doctor.pk != was_doctor:
+            patient_assign_doctor(
+                patient=locked.patient, doctor=doctor, actor=moved_by, address=address, reason="booking"
+            )
+        audit_record(
+            actor=moved_by,
+            action=AuditEvent.Action.RESCHEDULE,
+            patient_id=locked.patient_id,
+            address=address,
+            appointment_id=locked.pk,
+            was_start=was_start.isoformat(),
+            start=start.isoformat(),
+            was_doctor=was_doctor,
+            doctor=doctor.pk,
+            overrides=[code for code, _m in broken],
+            override_reason=locked.override_reason,
+            overbooked=locked.overbooked,
+        )
+        if notify:
+            outbox_enqueue(NOTICE_TASK, appointment_id=str(locked.pk), change="moved")
+    return locked
+
+
 def _clash(exc: IntegrityError, *, doctor: User, patient: Patient, start: dt.datetime, end: dt.datetime) -> DomainError:
     text = str(exc)
     if DOCTOR_CLASH in text:
@@ -174,7 +246,7 @@ def _clash(exc: IntegrityError, *, doctor: User, patient: Patient, start: dt.dat
 
 
 def appointment_cancel(
-    *, appointment: Appointment, cancelled_by: User, reason: str, address: str | None = None
+    *, appointment: Appointment, cancelled_by: User, reason: str, address: str | None = None, notify: bool = False
 ) -> Appointment:
     """Cancel a booked or checked-in visit; the slot is free again at once."""
     reason = (reason or "").strip()
@@ -183,10 +255,7 @@ def appointment_cancel(
     with transaction.atomic():
         locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
         if locked.status not in Appointment.ACTIVE:
-            raise DomainError.conflict(
-                _("This appointment is %(status)s already.") % {"status": locked.get_status_display().lower()},
-                code="not_active",
-            )
+            raise _not_in(locked, _("Only a booked or checked-in appointment can be cancelled."))
         locked.status = Appointment.Status.CANCELLED
         locked.cancelled_by, locked.cancelled_at, locked.cancel_reason = cancelled_by, timezone.now(), reason
         locked.save(update_fields=["status", "cancelled_by", "cancelled_at", "cancel_reason"])
@@ -198,4 +267,235 @@ def appointment_cancel(
             appointment_id=locked.pk,
             reason=reason,
         )
+        if notify:
+            outbox_enqueue(NOTICE_TASK, appointment_id=str(locked.pk), change="cancelled")
     return locked
+
+
+def _not_in(appointment: Appointment, message: str) -> DomainError:
+    state = _("This one is %(status)s.") % {"status": appointment.get_status_display().lower()}
+    return DomainError.conflict(
+        f"{message} {state}",
+        code="wrong_status",
+        extra={"status": appointment.status},
+    )
+
+
+def _transition(
+    *,
+    appointment: Appointment,
+    allowed_from: tuple[str, ...],
+    to: str,
+    actor: User,
+    action: str,
+    address: str | None,
+    refusal: str,
+    check: Callable[[Appointment], None] | None = None,
+    **stamps: dt.datetime,
+) -> Appointment:
+    with transaction.atomic():
+        locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        if locked.status not in allowed_from:
+            raise _not_in(locked, refusal)
+        if check is not None:
+            check(locked)
+        locked.status = to
+        for field, value in stamps.items():
+            setattr(locked, field, value)
+        locked.save(update_fields=["status", *stamps])
+        audit_record(
+            actor=actor, action=action, patient_id=locked.patient_id, address=address, appointment_id=locked.pk
+        )
+    return locked
+
+
+def appointment_check_in(*, appointment: Appointment, actor: User, address: str | None = None) -> Appointment:
+    """The patient has arrived: on the day of the visit only."""
+
+    def on_the_day(locked: Appointment) -> None:
+        if locked.start.astimezone(branch_zone()).date() != branch_today():
+            raise DomainError.conflict(_("A patient is checked in on the day of the visit."), code="not_today")
+
+    return _transition(
+        appointment=appointment,
+        allowed_from=(Appointment.Status.BOOKED,),
+        to=Appointment.Status.CHECKED_IN,
+        actor=actor,
+        action=AuditEvent.Action.CHECK_IN,
+        address=address,
+        refusal=_("Only a booked appointment can be checked in."),
+        check=on_the_day,
+        checked_in_at=timezone.now(),
+    )
+
+
+def appointment_complete(*, appointment: Appointment, actor: User, address: str | None = None) -> Appointment:
+    """The doctor has seen the patient. Only the visit's doctor, or an admin, says so."""
+    if actor.role != Role.HOSPITAL_ADMIN and actor.pk != appointment.doctor_id:
+        raise DomainError.forbidden(_("Only the doctor of this visit can complete it."))
+    return _transition(
+        appointment=appointment,
+        allowed_from=(Appointment.Status.CHECKED_IN,),
+        to=Appointment.Status.COMPLETED,
+        actor=actor,
+        action=AuditEvent.Action.COMPLETE,
+        address=address,
+        refusal=_("Only a checked-in appointment can be completed."),
+        completed_at=timezone.now(),
+    )
+
+
+def appointment_no_show(*, appointment: Appointment, actor: User, address: str | None = None) -> Appointment:
+    """The patient did not come: only once the visit's time has begun."""
+
+    def started(locked: Appointment) -> None:
+        if locked.start > timezone.now():
+            raise DomainError.conflict(_("A visit still to come cannot be a no-show."), code="not_started")
+
+    return _transition(
+        appointment=appointment,
+        allowed_from=(Appointment.Status.BOOKED,),
+        to=Appointment.Status.NO_SHOW,
+        actor=actor,
+        action=AuditEvent.Action.NO_SHOW,
+        address=address,
+        refusal=_("Only a booked appointment can be marked a no-show."),
+        check=started,
+    )
+
+
+# --- a doctor's week and leave ---------------------------------------------------------------
+
+
+def working_hours_set(*, doctor: User, week: dict[int, list[tuple[dt.time, dt.time]]], set_by: User) -> None:
+    """Replace the doctor's weekly hours with ``week`` (weekday → intervals). Intervals of one day
+    must not overlap. Booked visits stay where they are, even outside the new hours."""
+    if doctor.role != Role.DOCTOR:
+        raise DomainError.invalid("doctor", _("Working hours are for doctors."))
+    errors = []
+    for weekday, intervals in sorted(week.items()):
+        ordered = sorted(intervals)
+        for starts, ends in ordered:
+            if starts >= ends:
+                errors.append((f"day_{weekday}", _("Each interval must end after it starts.")))
+                break
+        else:
+            if any(earlier[1] > later[0] for earlier, later in itertools.pairwise(ordered)):
+                errors.append((f"day_{weekday}", _("The intervals of a day must not overlap.")))
+    if errors:
+        raise DomainError.invalid_fields(errors)
+    with transaction.atomic():
+        WorkingHours.objects.filter(doctor=doctor).delete()
+        WorkingHours.objects.bulk_create(
+            WorkingHours(doctor=doctor, weekday=weekday, starts=starts, ends=ends)
+            for weekday, intervals in week.items()
+            for starts, ends in intervals
+        )
+
+
+def leave_add(*, doctor: User, starts_at: dt.datetime, ends_at: dt.datetime, reason: str, created_by: User) -> Leave:
+    """Block the doctor's time. Visits already booked in it stay until the admin moves or cancels
+    them (:func:`leave_settle`); no new ones can be booked there."""
+    if doctor.role != Role.DOCTOR:
+        raise DomainError.invalid("doctor", _("Leave is for doctors."))
+    if starts_at >= ends_at:
+        raise DomainError.invalid("ends_at", _("The leave must end after it starts."))
+    if ends_at - starts_at > dt.timedelta(days=366):
+        raise DomainError.invalid("ends_at", _("A leave is at most a year long."))
+    reason = (reason or "").strip()
+    if "\x00" in reason or len(reason) > 200:
+        raise DomainError.invalid("reason", _("At most 200 characters, without control characters."))
+    return Leave.objects.create(
+        doctor=doctor, starts_at=starts_at, ends_at=ends_at, reason=reason, created_by=created_by
+    )
+
+
+def leave_remove(*, leave: Leave) -> None:
+    leave.delete()
+
+
+def leave_appointments(leave: Leave) -> list[Appointment]:
+    """The active visits booked in the leave: they need moving or cancelling."""
+    return list(
+        Appointment.objects.select_related("patient", "treatment")
+        .filter(
+            doctor_id=leave.doctor_id,
+            status__in=Appointment.ACTIVE,
+            start__lt=leave.ends_at,
+            end__gt=leave.starts_at,
+        )
+        .order_by("start")
+    )
+
+
+@dataclass(frozen=True)
+class LeaveDecision:
+    """What the admin chose for one visit in a leave: cancel it, or move it to ``start``."""
+
+    appointment_id: object
+    start: dt.datetime | None = None  # None: cancel
+
+
+def leave_settle(
+    *, leave: Leave, decisions: list[LeaveDecision], settled_by: User, address: str | None = None
+) -> list[Appointment]:
+    """Move or cancel the visits booked in a leave, all in one step: if any move is refused
+    (taken meanwhile, outside hours), nothing changes. Each patient is told by e-mail."""
+    affected = {a.pk: a for a in leave_appointments(leave)}
+    chosen = {d.appointment_id: d for d in decisions}
+    unknown = [key for key in chosen if key not in affected]
+    if unknown:
+        raise DomainError.invalid("decisions", _("A decision names a visit that is not in this leave."))
+    reason = _("The doctor is not available then.")
+    done = []
+    with transaction.atomic():
+        for pk, appointment in affected.items():
+            decision = chosen.get(pk)
+            if decision is None:
+                continue
+            try:
+                if decision.start is None:
+                    done.append(
+                        appointment_cancel(
+                            appointment=appointment,
+                            cancelled_by=settled_by,
+                            reason=reason,
+                            address=address,
+                            notify=True,
+                        )
+                    )
+                else:
+                    done.append(
+                        appointment_reschedule(
+                            appointment=appointment,
+                            start=decision.start,
+                            moved_by=settled_by,
+                            address=address,
+                            notify=True,
+                        )
+                    )
+            except DomainError as exc:
+                when = appointment.start.astimezone(branch_zone()).strftime("%d %b %H:%M")
+                raise DomainError(
+                    _("%(patient)s (%(when)s): %(problem)s")
+                    % {"patient": appointment.patient.display_name, "when": when, "problem": exc.message},
+                    kind=exc.kind,
+                    code=exc.code,
+                    field=f"decision_{pk}",
+                    extra=exc.extra,
+                ) from exc
+    return done
+
+
+def free_slots_after(
+    *, doctor: User, treatment: Treatment, after: dt.datetime, count: int = 6, days: int = 28
+) -> list[dt.datetime]:
+    """The next ``count`` free starts of the doctor from ``after``, looking ``days`` ahead."""
+    found: list[dt.datetime] = []
+    day = after.astimezone(branch_zone()).date()
+    for _offset in range(days):
+        found += [s for s in doctor_slots(doctor=doctor, day=day, treatment=treatment) if s >= after]
+        if len(found) >= count:
+            break
+        day += dt.timedelta(days=1)
+    return found[:count]
