@@ -14,6 +14,8 @@ ADMINISTRATION = _("Administration")
 # their screens here; the branch's administration pages share one menu so the bar stays one line.
 NAVIGATION = [
     (_("Home"), "home", {Role.HOSPITAL_ADMIN, Role.DOCTOR, Role.RECEPTIONIST}, None),
+    (_("My day"), "scheduling:my_day", {Role.DOCTOR}, None),
+    (_("Schedule"), "scheduling:schedule", {Role.HOSPITAL_ADMIN, Role.DOCTOR, Role.RECEPTIONIST}, None),
     (_("Patients"), "clinical:patient_search", {Role.HOSPITAL_ADMIN, Role.DOCTOR, Role.RECEPTIONIST}, None),
     (_("Follow-ups"), "clinical:follow_ups", {Role.HOSPITAL_ADMIN, Role.RECEPTIONIST}, None),
     (_("Treatments"), "clinical:treatments", {Role.HOSPITAL_ADMIN}, ADMINISTRATION),

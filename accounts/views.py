@@ -80,11 +80,6 @@ def session_status(request):
     return JsonResponse({"seconds_left": max(0, int(request.idle_expires_at - time.time()))})
 
 
-@staff_required
-def home(request):
-    return render(request, "home.html")
-
-
 def set_password(request, uidb64: str, token: str):
     """The one-time link from an invite or a reset e-mail."""
     try:

@@ -2,9 +2,9 @@
 
 from django.urls import include, path, re_path
 
-from accounts.views import home
 from config.api import branch_api
 from config.views import api_not_found
+from scheduling.views import home
 
 urlpatterns = [
     path("api/", branch_api.urls),
@@ -12,6 +12,7 @@ urlpatterns = [
     path("", home, name="home"),
     path("", include("accounts.urls")),
     path("", include("clinical.urls")),
+    path("", include("scheduling.views")),
 ]
 
 handler403 = "accounts.views.forbidden"

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from accounts.models import Role, User
-from scheduling.models import Appointment
+from core.branch import branch_zone
+from scheduling.models import Appointment, Leave, WorkingHours
 
 
 def doctors_list(*, specialty: str = "", department: str = "") -> QuerySet[User]:
@@ -50,3 +55,129 @@ def appointments_for(
 
 def appointment_get(appointment_id: uuid.UUID) -> Appointment | None:
     return Appointment.objects.select_related("patient", "doctor", "treatment").filter(pk=appointment_id).first()
+
+
+# --- the dashboard's calendar, day list and chart ----------------------------------------------
+
+GRID_STEP = dt.timedelta(minutes=15)
+# Shown when a doctor has no hours in the range: the working day most clinics keep.
+GRID_DEFAULT = (dt.time(8), dt.time(18))
+
+
+@dataclass
+class GridCell:
+    start: dt.datetime
+    working: bool = False
+    on_leave: bool = False
+    past: bool = False
+    appointments: list[Appointment] = field(default_factory=list)
+    taken: bool = False
+
+    @property
+    def bookable(self) -> bool:
+        return self.working and not self.on_leave and not self.past and not self.taken
+
+
+@dataclass
+class GridRow:
+    label: dt.time
+    cells: list[GridCell]
+
+
+@dataclass
+class ScheduleGrid:
+    doctor: User
+    days: list[dt.date]
+    rows: list[GridRow]
+    appointments: list[Appointment]
+
+
+DAY = 24 * 60
+
+
+def _minutes(at: dt.time) -> int:
+    return at.hour * 60 + at.minute
+
+
+def _wall(day: dt.date, at: dt.time, zone: ZoneInfo) -> dt.datetime:
+    return dt.datetime.combine(day, at).replace(tzinfo=zone)
+
+
+def schedule_grid(*, doctor: User, first_day: dt.date, days: int, now: dt.datetime | None = None) -> ScheduleGrid:
+    """A doctor's days as a calendar: rows of 15 minutes from the earliest hour they work (or
+    have a visit) to the latest, a column a day, each cell marked working, on leave, taken or
+    free, with the visits that start in it."""
+    now = now or timezone.now()
+    zone = branch_zone()
+    dates = [first_day + dt.timedelta(days=n) for n in range(days)]
+    hours = list(WorkingHours.objects.filter(doctor=doctor, weekday__in={d.weekday() for d in dates}))
+    range_start = _wall(dates[0], dt.time.min, zone)
+    range_end = _wall(dates[-1] + dt.timedelta(days=1), dt.time.min, zone)
+    appointments = list(
+        Appointment.objects.select_related("patient", "treatment")
+        .filter(doctor=doctor, start__lt=range_end, end__gt=range_start)
+        .exclude(status=Appointment.Status.CANCELLED)
+        .order_by("start")
+    )
+    leave = list(Leave.objects.filter(doctor=doctor, starts_at__lt=range_end, ends_at__gt=range_start))
+    starts = [_minutes(h.starts) for h in hours] + [_minutes(a.start.astimezone(zone).time()) for a in appointments]
+    ends = [_minutes(h.ends) for h in hours] + [_minutes(a.end.astimezone(zone).time()) or DAY for a in appointments]
+    first, last = (min(starts), max(ends)) if starts else (_minutes(GRID_DEFAULT[0]), _minutes(GRID_DEFAULT[1]))
+    step = int(GRID_STEP.total_seconds() // 60)
+    rows = [GridRow(label=dt.time(m // 60, m % 60), cells=[]) for m in range(first - first % 60, last, step)]
+    for row in rows:
+        for day in dates:
+            start = _wall(day, row.label, zone)
+            end = start + GRID_STEP
+            active = [a for a in appointments if a.status in Appointment.ACTIVE and not a.overbooked]
+            row.cells.append(
+                GridCell(
+                    start=start,
+                    working=any(h.weekday == day.weekday() and h.starts <= row.label < h.ends for h in hours),
+                    on_leave=any(lv.starts_at < end and start < lv.ends_at for lv in leave),
+                    past=start < now,
+                    taken=any(a.start < end and start < a.end for a in active),
+                    appointments=[a for a in appointments if start <= a.start < end],
+                )
+            )
+    return ScheduleGrid(doctor=doctor, days=dates, rows=rows, appointments=appointments)
+
+
+def day_list(*, doctor: User, day: dt.date) -> list[Appointment]:
+    """A doctor's visits of a day, in order, cancelled ones left out: "my day" and the printed list."""
+    zone = branch_zone()
+    return list(
+        Appointment.objects.select_related("patient", "treatment")
+        .filter(
+            doctor=doctor,
+            start__gte=_wall(day, dt.time.min, zone),
+            start__lt=_wall(day + dt.timedelta(days=1), dt.time.min, zone),
+        )
+        .exclude(status=Appointment.Status.CANCELLED)
+        .order_by("start")
+    )
+
+
+def appointments_per_day(*, user: User, first_day: dt.date, last_day: dt.date) -> list[tuple[dt.date, int]]:
+    """How many visits (cancelled ones left out) each day from ``first_day`` to ``last_day``,
+    in the branch's days, as the user sees the schedule."""
+    zone = branch_zone()
+    counts = dict(
+        appointments_for(user=user)
+        .filter(
+            start__gte=_wall(first_day, dt.time.min, zone),
+            start__lt=_wall(last_day + dt.timedelta(days=1), dt.time.min, zone),
+        )
+        .exclude(status=Appointment.Status.CANCELLED)
+        .annotate(day=TruncDate("start", tzinfo=zone))
+        .order_by()
+        .values_list("day")
+        .annotate(n=Count("pk"))
+        .values_list("day", "n")
+    )
+    days = (last_day - first_day).days + 1
+    return [(first_day + dt.timedelta(days=n), counts.get(first_day + dt.timedelta(days=n), 0)) for n in range(days)]
+
+
+def leave_of(doctor: User, *, upcoming_from: dt.datetime) -> QuerySet[Leave]:
+    return Leave.objects.filter(doctor=doctor, ends_at__gt=upcoming_from).order_by("starts_at")

@@ -15,8 +15,8 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
 from clinical.audit import audit_record
-from clinical.models import AuditEvent, Patient, Treatment
-from clinical.services import patient_assign_doctor
+from clinical.models import AuditEvent, Patient, Treatment, TreatmentRecord
+from clinical.services import follow_up_done, patient_assign_doctor
 from core.branch import branch_today, branch_zone
 from core.errors import DomainError
 from scheduling.models import Appointment, Leave, WorkingHours
@@ -499,3 +499,36 @@ def free_slots_after(
             break
         day += dt.timedelta(days=1)
     return found[:count]
+
+
+def follow_up_book(
+    *,
+    record: TreatmentRecord,
+    doctor: User,
+    treatment: Treatment,
+    start: dt.datetime,
+    booked_by: User,
+    override: Override | None = None,
+    address: str | None = None,
+) -> Appointment:
+    """Book the follow-up a doctor advised and take it off the desk's list, in one step. Two
+    desks booking the same follow-up at once: the second is told it is booked already."""
+    with transaction.atomic():
+        still_open = (
+            TreatmentRecord.objects.select_for_update()
+            .filter(lineage=record.lineage, is_current=True, follow_up_done_at__isnull=True)
+            .exists()
+        )
+        if not still_open:
+            raise DomainError.conflict(_("This follow-up is booked or settled already."), code="follow_up_settled")
+        appointment = appointment_book(
+            patient=record.patient,
+            doctor=doctor,
+            treatment=treatment,
+            start=start,
+            booked_by=booked_by,
+            override=override,
+            address=address,
+        )
+        follow_up_done(record=record, actor=booked_by, address=address)
+    return appointment

@@ -14,3 +14,9 @@ document.addEventListener("submit", function (event) {
 window.addEventListener("pageshow", function () {
   document.querySelectorAll("form[data-submit-once]").forEach(function (form) { delete form.dataset.sentWith; });
 });
+// A choice marked data-submit-on-change (the doctor, treatment and day above the slot picker)
+// shows its result at once; the form's own button does the same without JavaScript.
+document.addEventListener("change", function (event) {
+  var input = event.target;
+  if (input.form && input.hasAttribute("data-submit-on-change")) input.form.requestSubmit();
+});
