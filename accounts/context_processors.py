@@ -18,6 +18,7 @@ NAVIGATION = [
     (_("Schedule"), "scheduling:schedule", {Role.HOSPITAL_ADMIN, Role.DOCTOR, Role.RECEPTIONIST}, None),
     (_("Patients"), "clinical:patient_search", {Role.HOSPITAL_ADMIN, Role.DOCTOR, Role.RECEPTIONIST}, None),
     (_("Follow-ups"), "clinical:follow_ups", {Role.HOSPITAL_ADMIN, Role.RECEPTIONIST}, None),
+    (_("Doctors and hours"), "scheduling:doctors", {Role.HOSPITAL_ADMIN}, ADMINISTRATION),
     (_("Treatments"), "clinical:treatments", {Role.HOSPITAL_ADMIN}, ADMINISTRATION),
     (_("Break-glass review"), "clinical:break_glass_review", {Role.HOSPITAL_ADMIN}, ADMINISTRATION),
     (_("Audit trail"), "clinical:audit", {Role.HOSPITAL_ADMIN}, ADMINISTRATION),

@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 
 from config.api import branch_api
 from config.views import api_not_found
-from scheduling.views import home
+from scheduling.views.desk import home
 
 urlpatterns = [
     path("api/", branch_api.urls),

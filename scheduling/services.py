@@ -19,7 +19,7 @@ from clinical.models import AuditEvent, Patient, Treatment, TreatmentRecord
 from clinical.services import follow_up_done, patient_assign_doctor
 from core.branch import branch_today, branch_zone
 from core.errors import DomainError
-from scheduling.models import Appointment, Leave, WorkingHours
+from scheduling.models import Appointment, DoctorProfile, Leave, WorkingHours
 from workers.outbox import outbox_enqueue
 
 DOCTOR_CLASH = "scheduling_appt_doctor_no_overlap"
@@ -532,3 +532,22 @@ def follow_up_book(
         )
         follow_up_done(record=record, actor=booked_by, address=address)
     return appointment
+
+
+PROFILE_FIELDS = ("specialty", "department", "qualifications", "registration_number", "room")
+
+
+def doctor_profile_save(*, doctor: User, data: dict[str, str]) -> DoctorProfile:
+    """What prescriptions print and patients see about a doctor."""
+    if doctor.role != Role.DOCTOR:
+        raise DomainError.invalid("doctor", _("Profiles are for doctors."))
+    clean = {name: (data.get(name) or "").strip() for name in PROFILE_FIELDS}
+    errors = [
+        (name, _("At most %(n)d characters, without control characters.") % {"n": limit})
+        for name, limit in zip(PROFILE_FIELDS, (100, 100, 200, 50, 50), strict=True)
+        if len(clean[name]) > limit or any(ord(ch) < 32 for ch in clean[name])
+    ]
+    if errors:
+        raise DomainError.invalid_fields(errors)
+    profile, _created = DoctorProfile.objects.update_or_create(user=doctor, defaults=clean)
+    return profile

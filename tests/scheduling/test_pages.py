@@ -8,9 +8,10 @@ import uuid
 
 import pytest
 
+from accounts.models import Role
 from clinical.models import TreatmentRecord
 from core.branch import branch_today
-from scheduling.models import Appointment
+from scheduling.models import Appointment, WorkingHours
 from scheduling.services import Override, appointment_book
 from tests.scheduling.conftest import at, next_weekday
 
@@ -228,3 +229,55 @@ def test_a_follow_up_books_in_one_step_and_leaves_the_list(stmarys, clinic):
     assert booked.status_code == 302
     assert Appointment.objects.get(patient=clinic["first"]).start == at(day, 9)
     assert str(record.pk) not in again
+
+
+def test_the_admin_sets_hours_and_a_profile_and_a_bad_interval_is_422(stmarys, clinic):
+    admin = stmarys.client(stmarys.user(Role.HOSPITAL_ADMIN))
+    form = {f"day_{d}": "" for d in range(7)} | {
+        "specialty": "Cardiology",
+        "registration_number": "GMC 1234567",
+        "day_0": "08:30-12:00, 13:00-16:00",
+    }
+
+    bad = admin.post(f"/doctors/{clinic['doctor'].pk}/", {**form, "day_1": "9 to 5"})
+    overlapping = admin.post(f"/doctors/{clinic['doctor'].pk}/", {**form, "day_1": "09:00-12:00, 11:00-13:00"})
+    saved = admin.post(f"/doctors/{clinic['doctor'].pk}/", form)
+    listed = stmarys.api(clinic["desk"]).get("/api/doctors/", {"specialty": "cardiology"}).json()
+
+    assert bad.status_code == 422
+    assert "09:00-13:00" in bad.content.decode()
+    assert overlapping.status_code == 422
+    assert "must not overlap" in overlapping.content.decode()
+    assert saved.status_code == 302
+    assert [(h.weekday, h.starts, h.ends) for h in WorkingHours.objects.filter(doctor=clinic["doctor"])] == [
+        (0, dt.time(8, 30), dt.time(12)),
+        (0, dt.time(13), dt.time(16)),
+    ]
+    assert [d["id"] for d in listed] == [clinic["doctor"].pk]
+
+
+def test_leave_over_booked_visits_leads_to_moving_them_in_one_step(stmarys, clinic):
+    day = next_weekday(0)
+    visit = appointment_book(
+        patient=clinic["first"],
+        doctor=clinic["doctor"],
+        treatment=clinic["treatment"],
+        start=at(day, 10),
+        booked_by=clinic["desk"],
+    )
+    admin = stmarys.client(stmarys.user(Role.HOSPITAL_ADMIN))
+
+    added = admin.post(
+        f"/doctors/{clinic['doctor'].pk}/leave/",
+        {"starts_at": f"{day.isoformat()}T09:00", "ends_at": f"{day.isoformat()}T12:00", "reason": "Course"},
+    )
+    settle_page = admin.get(added["Location"]).content.decode()
+    first_choice = re.search(r'<option value="([^"]+T[^"]+)"', settle_page).group(1)
+    settled = admin.post(added["Location"], {f"decision_{visit.pk}": first_choice})
+
+    assert added["Location"].startswith("/leave/")
+    assert "First Patient" in settle_page
+    assert settled.status_code == 302
+    visit.refresh_from_db()
+    assert visit.start == dt.datetime.fromisoformat(first_choice)
+    assert visit.start.date() > day  # after the leave: the rest of that day is in it

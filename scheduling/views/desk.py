@@ -410,7 +410,6 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", context)
 
 
-app_name = "scheduling"
 urlpatterns = [
     path("schedule/", schedule, name="schedule"),
     path("schedule/print/", day_print, name="day_print"),

@@ -1,0 +1,236 @@
+"""The hospital admin's scheduling pages: each doctor's profile, weekly hours and leave, and
+settling the visits a leave catches (move or cancel, all in one step, each patient told)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.addresses import client_address
+from accounts.models import Role, User
+from accounts.permissions import admin_required
+from core.branch import branch_zone
+from core.errors import DomainError
+from scheduling import selectors, services
+from scheduling.models import DoctorProfile, Leave, WorkingHours
+
+WEEKDAYS = WorkingHours.Weekday.choices
+# "09:00-13:00, 14:00-17:30": a day's intervals as the admin types them.
+_INTERVAL = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-\u2013]\s*(\d{1,2}):(\d{2})\s*$")
+SUGGESTED_SLOTS = 6
+
+
+def _doctor_or_404(doctor_id: int) -> User:
+    return get_object_or_404(User, pk=doctor_id, role=Role.DOCTOR)
+
+
+def _week_text(doctor: User) -> dict[int, str]:
+    text: dict[int, list[str]] = {day: [] for day, _label in WEEKDAYS}
+    for hours in WorkingHours.objects.filter(doctor=doctor).order_by("weekday", "starts"):
+        text[hours.weekday].append(f"{hours.starts:%H:%M}-{hours.ends:%H:%M}")
+    return {day: ", ".join(parts) for day, parts in text.items()}
+
+
+def _week_parse(post: Any) -> tuple[dict[int, list[tuple[dt.time, dt.time]]], list[tuple[str, str]]]:
+    week: dict[int, list[tuple[dt.time, dt.time]]] = {}
+    errors = []
+    for day, _label in WEEKDAYS:
+        typed = (post.get(f"day_{day}") or "").strip()
+        week[day] = []
+        for part in filter(None, (p.strip() for p in typed.split(","))):
+            match = _INTERVAL.match(part)
+            try:
+                if match is None:
+                    raise ValueError(part)
+                h1, m1, h2, m2 = (int(g) for g in match.groups())
+                week[day].append((dt.time(h1, m1), dt.time(h2, m2)))
+            except ValueError:
+                errors.append((f"day_{day}", _("Write each interval as 09:00-13:00, separated by commas.")))
+                break
+    return week, errors
+
+
+def _local_input(value: str) -> dt.datetime | None:
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=branch_zone()) if moment.tzinfo is None else None
+
+
+@admin_required
+@require_http_methods(["GET"])
+def doctors(request: HttpRequest) -> HttpResponse:
+    listed = list(selectors.doctors_list())
+    now = timezone.now()
+    rows = [
+        {
+            "doctor": doctor,
+            "week": _week_text(doctor),
+            "leave": selectors.leave_of(doctor, upcoming_from=now).count(),
+        }
+        for doctor in listed
+    ]
+    return render(request, "scheduling/admin/doctors.html", {"rows": rows, "weekdays": WEEKDAYS})
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def doctor_edit(request: HttpRequest, doctor_id: int) -> HttpResponse:
+    doctor = _doctor_or_404(doctor_id)
+    profile = DoctorProfile.objects.filter(user=doctor).first() or DoctorProfile(user=doctor)
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        week, typed_errors = _week_parse(request.POST)
+        try:
+            if typed_errors:
+                raise DomainError.invalid_fields(typed_errors)
+            services.doctor_profile_save(doctor=doctor, data=request.POST.dict())
+            services.working_hours_set(doctor=doctor, week=week, set_by=request.user)  # type: ignore[arg-type]
+        except DomainError as exc:
+            errors = {field or "": message for field, message in exc.errors or [(exc.field, exc.message)]}
+            status = 422
+        else:
+            messages.success(request, _("The profile and hours of %(doctor)s are saved.") % {"doctor": doctor})
+            return redirect("scheduling:doctor_edit", doctor.pk)
+    week_text = (
+        {day: request.POST.get(f"day_{day}", "") for day, _label in WEEKDAYS}
+        if request.method == "POST"
+        else _week_text(doctor)
+    )
+    context = {
+        "doctor": doctor,
+        "profile": {
+            name: request.POST.get(name, "") if request.method == "POST" else getattr(profile, name)
+            for name in services.PROFILE_FIELDS
+        },
+        "week": [(day, label, week_text[day], errors.get(f"day_{day}")) for day, label in WEEKDAYS],
+        "errors": errors,
+        "leave": _leave_rows(doctor),
+        "time_zone": branch_zone().key,
+    }
+    return render(request, "scheduling/admin/doctor_edit.html", context, status=status)
+
+
+def _leave_rows(doctor: User) -> list[dict[str, Any]]:
+    return [
+        {"leave": leave, "caught": len(services.leave_appointments(leave))}
+        for leave in selectors.leave_of(doctor, upcoming_from=timezone.now())
+    ]
+
+
+@admin_required
+@require_POST
+def leave_add(request: HttpRequest, doctor_id: int) -> HttpResponse:
+    doctor = _doctor_or_404(doctor_id)
+    starts_at = _local_input(request.POST.get("starts_at", ""))
+    ends_at = _local_input(request.POST.get("ends_at", ""))
+    if starts_at is None or ends_at is None:
+        messages.error(request, _("Give the leave's start and end as a date and a time."))
+        return redirect("scheduling:doctor_edit", doctor.pk)
+    try:
+        leave = services.leave_add(
+            doctor=doctor,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            reason=request.POST.get("reason", "")[:300],
+            created_by=request.user,  # type: ignore[arg-type]
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("scheduling:doctor_edit", doctor.pk)
+    caught = services.leave_appointments(leave)
+    if caught:
+        messages.warning(
+            request,
+            _("%(n)d booked visits fall in this leave: move or cancel them below.") % {"n": len(caught)},
+        )
+        return redirect("scheduling:leave_settle", leave.pk)
+    messages.success(request, _("The leave is saved; no visits were booked in it."))
+    return redirect("scheduling:doctor_edit", doctor.pk)
+
+
+@admin_required
+@require_POST
+def leave_remove(request: HttpRequest, leave_id: int) -> HttpResponse:
+    leave = get_object_or_404(Leave, pk=leave_id)
+    doctor_id = leave.doctor_id
+    services.leave_remove(leave=leave)
+    messages.success(request, _("The leave is removed; its times can be booked again."))
+    return redirect("scheduling:doctor_edit", doctor_id)
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def leave_settle(request: HttpRequest, leave_id: int) -> HttpResponse:
+    leave = get_object_or_404(Leave.objects.select_related("doctor"), pk=leave_id)
+    caught = services.leave_appointments(leave)
+    status, error = 200, None
+    if request.method == "POST":
+        try:
+            done = services.leave_settle(
+                leave=leave,
+                decisions=_decisions(request, caught),
+                settled_by=request.user,  # type: ignore[arg-type]
+                address=client_address(request),
+            )
+        except DomainError as exc:
+            status, error = (409 if exc.kind == "conflict" else 422), exc.message
+        else:
+            messages.success(
+                request, _("%(n)d visits are moved or cancelled; each patient is told by e-mail.") % {"n": len(done)}
+            )
+            return redirect("scheduling:doctor_edit", leave.doctor_id)
+    zone = branch_zone()
+    rows = [
+        {
+            "visit": visit,
+            "suggestions": [
+                slot.astimezone(zone)
+                for slot in services.free_slots_after(
+                    doctor=leave.doctor, treatment=visit.treatment, after=leave.ends_at, count=SUGGESTED_SLOTS
+                )
+            ],
+            "chosen": request.POST.get(f"decision_{visit.pk}", ""),
+        }
+        for visit in caught
+    ]
+    context = {"leave": leave, "rows": rows, "error": error}
+    return render(request, "scheduling/admin/leave_settle.html", context, status=status)
+
+
+def _decisions(request: HttpRequest, caught: list[Any]) -> list[services.LeaveDecision]:
+    """Each visit's choice on the form: "cancel", a new start, or nothing (left as it is)."""
+    decisions = []
+    for visit in caught:
+        choice = request.POST.get(f"decision_{visit.pk}", "")
+        if choice == "cancel":
+            decisions.append(services.LeaveDecision(visit.pk, None))
+        elif choice:
+            try:
+                start = dt.datetime.fromisoformat(choice)
+            except ValueError:
+                start = None
+            if start is None or start.tzinfo is None:
+                raise DomainError.invalid(f"decision_{visit.pk}", _("Choose a time from the list."))
+            decisions.append(services.LeaveDecision(visit.pk, start))
+    return decisions
+
+
+urlpatterns = [
+    path("doctors/", doctors, name="doctors"),
+    path("doctors/<int:doctor_id>/", doctor_edit, name="doctor_edit"),
+    path("doctors/<int:doctor_id>/leave/", leave_add, name="leave_add"),
+    path("leave/<int:leave_id>/", leave_settle, name="leave_settle"),
+    path("leave/<int:leave_id>/remove/", leave_remove, name="leave_remove"),
+]
