@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import time
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.contrib import messages
@@ -11,6 +10,8 @@ from django.db import connection
 from django.http import JsonResponse
 from django.utils import timezone, translation
 from django.utils.translation import ngettext
+
+from core.branch import branch_zone
 
 # Requests that the page makes by itself (status polling) send this header; they neither keep
 # a session alive nor count as the user doing something.
@@ -83,9 +84,9 @@ class BranchLocaleMiddleware:
             language = settings.LANGUAGE_CODE
         translation.activate(language)
         request.LANGUAGE_CODE = language
-        try:
-            timezone.activate(ZoneInfo(getattr(connection.tenant, "time_zone", "") or "UTC"))
-        except (ZoneInfoNotFoundError, ValueError):  # a mistyped zone must not take the branch down
+        if getattr(connection.tenant, "time_zone", ""):
+            timezone.activate(branch_zone())
+        else:  # the public host
             timezone.deactivate()
         response = self.get_response(request)
         response.setdefault("Content-Language", language)

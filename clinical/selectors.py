@@ -9,6 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -142,17 +143,39 @@ def patient_search(
     if search.strip():
         patients = patients.filter(_search_match(search))
     if doctor_id or treatment_id or date_from or date_to:
-        visits = TreatmentRecord.objects.filter(patient=OuterRef("pk"), is_current=True)
-        if doctor_id:
-            visits = visits.filter(doctor_id=doctor_id)
-        if treatment_id:
-            visits = visits.filter(treatment_id=treatment_id)
-        if date_from:
-            visits = visits.filter(visit_at__date__gte=date_from)
-        if date_to:
-            visits = visits.filter(visit_at__date__lte=date_to)
-        patients = patients.filter(Exists(visits))
+        patients = patients.filter(
+            _visited(doctor_id=doctor_id, treatment_id=treatment_id, date_from=date_from, date_to=date_to)
+        )
     return paginate(patients.order_by(*PATIENT_ORDERINGS[ordering]), page=page, page_size=page_size)
+
+
+# The appointments that are visits: booked ahead, under way or done (not cancelled, not missed).
+VISIT_STATUSES = ("booked", "checked_in", "completed")
+
+
+def _visited(
+    *, doctor_id: int | None, treatment_id: int | None, date_from: dt.date | None, date_to: dt.date | None
+) -> Q:
+    """Patients with a visit matching the filters: an appointment (scheduling's, by name: clinical
+    does not import it) or a treatment record (a visit recorded without an appointment). Days are
+    the branch's."""
+    starts = branch_day_start(date_from) if date_from else None
+    ends = branch_day_start(date_to + dt.timedelta(days=1)) if date_to and date_to < dt.date.max else None
+    records = TreatmentRecord.objects.filter(patient=OuterRef("pk"), is_current=True)
+    records = records.filter(**_present(doctor_id=doctor_id, treatment_id=treatment_id))
+    records = records.filter(**_present(visit_at__gte=starts, visit_at__lt=ends))
+    visited = Q(Exists(records))
+    with contextlib.suppress(LookupError):
+        appointments = apps.get_model("scheduling", "Appointment").objects.filter(
+            patient=OuterRef("pk"), status__in=VISIT_STATUSES
+        )
+        appointments = appointments.filter(**_present(doctor_id=doctor_id, treatment_id=treatment_id))
+        visited |= Q(Exists(appointments.filter(**_present(start__gte=starts, start__lt=ends))))
+    return visited
+
+
+def _present(**lookups: Any) -> dict[str, Any]:
+    return {key: value for key, value in lookups.items() if value is not None}
 
 
 def phone_sharers_count(*, user: User, patients: list[Patient]) -> dict[str, int]:
@@ -196,13 +219,26 @@ def patient_recent_records(patient: Patient, limit: int = 10) -> list[TreatmentR
     return list(_with_prescriptions(patient.treatment_records.filter(is_current=True)).order_by("-visit_at")[:limit])
 
 
-def patient_recent_appointments(patient: Patient, limit: int = 10) -> list[Any]:
-    """The newest appointments, through the relation scheduling adds (clinical does not import
-    it); none before scheduling exists."""
+def _appointments_of(patient: Patient) -> QuerySet | None:
+    """The patient's appointments, through the relation scheduling adds (clinical does not
+    import it); None before scheduling exists."""
     accessor: str = "appointments"
     if not any(rel.get_accessor_name() == accessor for rel in Patient._meta.related_objects):
-        return []
-    return list(getattr(patient, accessor).select_related("doctor", "treatment").order_by("-start")[:limit])
+        return None
+    return getattr(patient, accessor).select_related("doctor", "treatment").order_by("-start", "-pk")
+
+
+def patient_recent_appointments(patient: Patient, limit: int = 10) -> list[Any]:
+    appointments = _appointments_of(patient)
+    return [] if appointments is None else list(appointments[:limit])
+
+
+def patient_appointments(patient: Patient, *, page: int = 1, page_size: int = 20) -> Page:
+    """The patient's appointment history, newest first, a page at a time."""
+    appointments = _appointments_of(patient)
+    if appointments is None:
+        return Page(items=[], count=0, page=1, page_size=page_size)
+    return paginate(appointments, page=page, page_size=page_size)
 
 
 @dataclass(frozen=True)

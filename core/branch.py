@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django_tenants.utils import get_tenant_model
 
 from core.db import tenant_connection
+
+logger = logging.getLogger(__name__)
 
 
 def branch_current() -> Any:
@@ -28,7 +31,14 @@ def branch_current() -> Any:
 
 
 def branch_zone() -> ZoneInfo:
-    return ZoneInfo(branch_current().time_zone)
+    """The branch's time zone; UTC if the branch's setting is not a zone (a typing mistake by the
+    operator must not take the branch down), with a warning in the log."""
+    name = branch_current().time_zone or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        logger.warning("the branch's time zone %r is unknown; using UTC", name)
+        return ZoneInfo("UTC")
 
 
 def branch_today() -> dt.date:

@@ -203,7 +203,7 @@ def appointment_reschedule(
             with transaction.atomic():
                 locked.save(update_fields=["start", "end", "doctor", "overbooked", "override_reason"])
         except IntegrityError as exc:
-            raise _clash(exc, doctor=doctor, patient=locked.patient, start=start, end=end) from exc
+            raise _clash(exc, doctor=doctor, patient=locked.patient, start=start, end=end, moving=locked) from exc
         if doctor.pk != was_doctor:
             patient_assign_doctor(
                 patient=locked.patient, doctor=doctor, actor=moved_by, address=address, reason="booking"
@@ -227,7 +227,16 @@ def appointment_reschedule(
     return locked
 
 
-def _clash(exc: IntegrityError, *, doctor: User, patient: Patient, start: dt.datetime, end: dt.datetime) -> DomainError:
+def _clash(
+    exc: IntegrityError,
+    *,
+    doctor: User,
+    patient: Patient,
+    start: dt.datetime,
+    end: dt.datetime,
+    moving: Appointment | None = None,
+) -> DomainError:
+    """The 409 for a refused insert or move, naming the visit in the way (never the one being moved)."""
     text = str(exc)
     if DOCTOR_CLASH in text:
         who, taken = "doctor", Appointment.objects.filter(doctor=doctor, overbooked=False)
@@ -235,6 +244,8 @@ def _clash(exc: IntegrityError, *, doctor: User, patient: Patient, start: dt.dat
         who, taken = "patient", Appointment.objects.filter(patient=patient)
     else:
         raise exc
+    if moving is not None:
+        taken = taken.exclude(pk=moving.pk)
     other = taken.filter(status__in=Appointment.ACTIVE, start__lt=end, end__gt=start).order_by("start").first()
     when = other.start.astimezone(branch_zone()).strftime("%H:%M") if other else ""
     message = (

@@ -4,15 +4,36 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clinical', '0005_audit_booking_actions'),
+        ("clinical", "0005_audit_booking_actions"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('view_profile', 'Opened the profile'), ('view_timeline', 'Opened the timeline'), ('view_prescription', 'Opened a prescription'), ('register', 'Registered'), ('update', 'Changed details'), ('record', 'Recorded a treatment'), ('correct', 'Corrected a record'), ('assign', 'Assigned a doctor'), ('unassign', 'Unassigned a doctor'), ('break_glass', 'Break-glass access'), ('break_glass_review', 'Reviewed a break-glass access'), ('follow_up_done', 'Settled a follow-up'), ('book', 'Booked an appointment'), ('cancel', 'Cancelled an appointment'), ('reschedule', 'Moved an appointment'), ('check_in', 'Checked a patient in'), ('complete', 'Completed an appointment'), ('no_show', 'Marked a no-show')], max_length=32),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("view_profile", "Opened the profile"),
+                    ("view_timeline", "Opened the timeline"),
+                    ("view_prescription", "Opened a prescription"),
+                    ("register", "Registered"),
+                    ("update", "Changed details"),
+                    ("record", "Recorded a treatment"),
+                    ("correct", "Corrected a record"),
+                    ("assign", "Assigned a doctor"),
+                    ("unassign", "Unassigned a doctor"),
+                    ("break_glass", "Break-glass access"),
+                    ("break_glass_review", "Reviewed a break-glass access"),
+                    ("follow_up_done", "Settled a follow-up"),
+                    ("book", "Booked an appointment"),
+                    ("cancel", "Cancelled an appointment"),
+                    ("reschedule", "Moved an appointment"),
+                    ("check_in", "Checked a patient in"),
+                    ("complete", "Completed an appointment"),
+                    ("no_show", "Marked a no-show"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

@@ -35,6 +35,8 @@ desk_required = role_required(Role.HOSPITAL_ADMIN, Role.RECEPTIONIST)
 SEARCH_MAX_LENGTH = 100
 SEARCH_RESULTS = 20
 TIMELINE_PAGE_SIZE = 10
+APPOINTMENTS_PAGE_SIZE = 10
+TAB_OF_PAGE = {"treatments": "page", "appointments": "appointments_page"}
 FOLLOW_UPS_SHOWN = 200
 PROFILE_TABS = ("details", "appointments", "treatments")
 # The service's conflicts the desk settles on the form: open the existing patient, or confirm.
@@ -217,15 +219,19 @@ def patient_profile(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse
     role = request.user.role  # type: ignore[union-attr]
     page = _page_number(request.GET.get("page"))
     timeline = selectors.patient_timeline(patient, page=page, page_size=TIMELINE_PAGE_SIZE)
+    appointments = selectors.patient_appointments(
+        patient, page=_page_number(request.GET.get("appointments_page")), page_size=APPOINTMENTS_PAGE_SIZE
+    )
     tab = request.GET.get("tab")
-    if tab not in PROFILE_TABS:
-        tab = "treatments" if "page" in request.GET else "details"
+    if tab not in PROFILE_TABS:  # a page link of one of the lists opens its tab
+        tab = next((t for t, key in TAB_OF_PAGE.items() if key in request.GET), "details")
     editable = EDITABLE_FIELDS.get(role, set())
     context = {
         "access": access,
         "patient": patient,
         "doctors": selectors.patient_doctors(patient),
-        "appointments": selectors.patient_recent_appointments(patient),
+        "appointments": appointments,
+        "appointment_pages": max(1, math.ceil(appointments.count / appointments.page_size)),
         "timeline": timeline,
         "pages": max(1, math.ceil(timeline.count / timeline.page_size)),
         "tab": tab,
@@ -233,6 +239,7 @@ def patient_profile(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse
         "edit_safety_only": bool(editable) and editable <= SAFETY_FIELDS,
         "is_doctor": role == Role.DOCTOR,
         "is_admin": role == Role.HOSPITAL_ADMIN,
+        "may_book": role in REGISTER_ROLES,
     }
     return render(request, "clinical/frontdesk/patient_profile.html", context)
 

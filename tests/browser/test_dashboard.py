@@ -25,10 +25,10 @@ def _sign_in(page, url, slug: str, email: str, password: str = PASSWORD) -> None
     [
         (
             Role.HOSPITAL_ADMIN,
-            ["Home", "Patients", "Follow-ups", "Administration"],
+            ["Home", "Schedule", "Patients", "Follow-ups", "Administration"],
         ),
-        (Role.DOCTOR, ["Home", "Patients"]),
-        (Role.RECEPTIONIST, ["Home", "Patients", "Follow-ups"]),
+        (Role.DOCTOR, ["Home", "My day", "Schedule", "Patients"]),
+        (Role.RECEPTIONIST, ["Home", "Schedule", "Patients", "Follow-ups"]),
     ],
 )
 def test_staff_sign_in_and_see_their_roles_navigation(page, url, role, links):

@@ -218,3 +218,17 @@ def test_one_refused_move_in_a_leave_changes_nothing(clinic, stmarys):
     assert [a.start for a in Appointment.objects.order_by("start")] == [at(day, 10), at(day, 10, 15)]
     assert not OutboxMessage.objects.filter(task_name="scheduling.send_appointment_notice").exists()
     assert connection.schema_name == stmarys.schema
+
+
+def test_a_refused_move_names_the_visit_in_the_way_not_itself(clinic):
+    day = next_weekday(0)
+    review = Treatment.objects.create(name="Review", code="REV", duration_minutes=30)
+    moving = booked(clinic, at(day, 9), treatment=review)
+    booked(clinic, at(day, 9, 30), patient="second")
+
+    with pytest.raises(DomainError) as taken:
+        appointment_reschedule(
+            appointment=moving, start=at(day, 9, 15), moved_by=clinic["desk"], override=Override(reason="Off grid")
+        )
+
+    assert taken.value.extra == {"taken_by": "doctor", "clash_start": "09:30"}
