@@ -42,7 +42,14 @@ def test_staff_sign_in_and_see_their_roles_navigation(page, url, role, links):
         page.get_by_role("button", name="Administration").click()
         menu = page.locator("#main-nav .dropdown-menu a")
         menu.first.wait_for(state="visible")
-        assert menu.all_inner_texts() == ["Treatments", "Break-glass review", "Audit trail", "Staff", "Security log"]
+        assert menu.all_inner_texts() == [
+            "Doctors and hours",
+            "Treatments",
+            "Break-glass review",
+            "Audit trail",
+            "Staff",
+            "Security log",
+        ]
     screenshot(page, f"home-{role}")
 
 
