@@ -25,31 +25,6 @@ os.environ.setdefault("HOSPITAL_ENV", "local")
 BENCH_DB = "hospital_bench"
 
 
-def _use_bench_database() -> None:
-    import psycopg
-
-    from config import embedded
-
-    base_url = os.environ.get("DATABASE_URL") or embedded.postgres_url()
-    server_url, _, _ = base_url.rpartition("/")
-    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    os.environ["DATABASE_URL"] = f"{server_url}/{BENCH_DB}"
-    # The invitation tasks the onboardings queue go to a Redis database nobody consumes.
-    os.environ.setdefault("REDIS_URL", embedded.redis_url(db=9))
-    os.environ["_BENCH_SERVER_URL"] = server_url
-
-
-def _drop_bench_database() -> None:
-    import psycopg
-    from django.db import connections
-
-    connections.close_all()
-    with psycopg.connect(f"{os.environ['_BENCH_SERVER_URL']}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-
-
 def _onboard_many(prefix: str, n: int) -> tuple[list[float], set[str]]:
     from tenants.services import hospital_onboard
 
@@ -76,7 +51,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=5, help="branches per path")
     n = parser.parse_args().n
 
-    _use_bench_database()
+    from bench._db import bench_database_create, bench_database_drop
+
+    bench_database_create(BENCH_DB)
     import django
 
     django.setup()
@@ -99,7 +76,7 @@ def main() -> None:
         if clone_methods != {"clone"} or migrate_methods != {"migrate"}:
             raise SystemExit(f"a path was not the one measured: {clone_methods}, {migrate_methods}")
     finally:
-        _drop_bench_database()
+        bench_database_drop(BENCH_DB)
 
     clone_median = statistics.median(clone_seconds)
     migrate_median = statistics.median(migrate_seconds)

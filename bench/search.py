@@ -25,10 +25,13 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import phonenumbers
+
+if TYPE_CHECKING:
+    from bench._db import Branch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -122,32 +125,7 @@ TREATMENTS = (
 )
 
 
-# --- the database of the bench ----------------------------------------------------------------------------
-
-
-def _use_bench_database() -> None:
-    import psycopg
-
-    from config import embedded
-
-    base_url = os.environ.get("DATABASE_URL") or embedded.postgres_url()
-    server_url, _, _ = base_url.rpartition("/")
-    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    os.environ["DATABASE_URL"] = f"{server_url}/{BENCH_DB}"
-    # The invitation tasks the onboarding queues go to a Redis database nobody consumes.
-    os.environ.setdefault("REDIS_URL", embedded.redis_url(db=9))
-    os.environ["_BENCH_SERVER_URL"] = server_url
-
-
-def _drop_bench_database() -> None:
-    import psycopg
-    from django.db import connections
-
-    connections.close_all()
-    with psycopg.connect(f"{os.environ['_BENCH_SERVER_URL']}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+# --- the data -------------------------------------------------------------------------------------------------
 
 
 def _copy(model: Any, objects: Iterable[Any]) -> None:
@@ -172,9 +150,6 @@ def _copy(model: Any, objects: Iterable[Any]) -> None:
                     value = now
                 values.append(f.get_db_prep_save(value, connection))
             copy.write_row(values)
-
-
-# --- the data -------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -527,46 +502,6 @@ def _name_fragments(rng: random.Random) -> list[str]:
     return [name_for_search(s[: rng.randint(3, 5)]) for s in common]
 
 
-@dataclass
-class Branch:
-    hospital: Any
-    host: str
-    admin: Any
-    receptionist: Any
-    doctor: Any
-
-
-def _branch_onboard() -> Branch:
-    """One branch by the real service, its first admin, a receptionist and a doctor."""
-    from django.db import connection
-    from django_tenants.utils import schema_context
-
-    from accounts.models import Role
-    from accounts.services import staff_invite
-    from tenants.services import hospital_onboard
-
-    onboarded = hospital_onboard(
-        group_name="Bench",
-        name="Bench Hospital",
-        slug=SLUG,
-        country="GB",
-        time_zone="Europe/London",
-        admin_email=f"admin@{SLUG}.bench",
-        admin_name="Ada Admin",
-    )
-    hospital, admin = onboarded.hospital, onboarded.admin
-    with schema_context(hospital.schema_name):
-        connection.set_tenant(hospital)
-        receptionist = staff_invite(
-            email=f"desk@{SLUG}.bench", role=Role.RECEPTIONIST, full_name="Rita Desk", invited_by=admin
-        )
-        doctor = staff_invite(
-            email=f"doctor@{SLUG}.bench", role=Role.DOCTOR, full_name="Dr Dana Busy", invited_by=admin
-        )
-    host = hospital.domains.get(is_primary=True).domain
-    return Branch(hospital=hospital, host=host, admin=admin, receptionist=receptionist, doctor=doctor)
-
-
 def _vacuum_analyze(*tables: str) -> None:
     """What autovacuum has long done on a live branch: statistics, hint bits, and the trigram
     index's pending list merged. A fresh bulk load leaves all three undone."""
@@ -720,7 +655,9 @@ def main() -> None:
     # Synthetic data, not secrets: a seeded generator makes runs comparable.
     rng = random.Random(args.seed)  # noqa: S311
 
-    _use_bench_database()
+    from bench._db import bench_database_create, bench_database_drop, branch_onboard
+
+    bench_database_create(BENCH_DB)
     try:
         import django
 
@@ -734,7 +671,7 @@ def main() -> None:
 
         print("migrating the bench database and the template...", flush=True)
         call_command("migrate", interactive=False, verbosity=0)
-        branch = _branch_onboard()
+        branch = branch_onboard(SLUG)
         with schema_context(branch.hospital.schema_name):
             connection.set_tenant(branch.hospital)
             print(f"filling {args.patients:,} patients...", flush=True)
@@ -769,7 +706,7 @@ def main() -> None:
             )
         figures = _measure(branch, filled, busy, args, rng)
     finally:
-        _drop_bench_database()
+        bench_database_drop(BENCH_DB)
     _report(figures, patients=args.patients, fill_seconds=fill_seconds)
 
 

@@ -42,7 +42,7 @@ def seed_branch(hospital: Any) -> None:
             "department": "Outpatients",
             "qualifications": "MBBS, MRCGP",
             "registration_number": "GMC 7654321" if hospital.country == "GB" else "MCI 12-34567",
-            "room": "Room 3",
+            "room": "3",
         },
     )
     WorkingHours.objects.bulk_create(WorkingHours(doctor=doctor, weekday=d, starts=s, ends=e) for d, s, e in HOURS)
