@@ -426,15 +426,16 @@ class Answer:
         return (self.finished - self.started) * 1000
 
 
-def _post(port: int, host: str, token: str, phase: str, body: dict) -> Answer:
-    """One booking on a connection of its own, timed from before the connection is opened."""
+def _post(port: int, host: str, token: str, phase: str, body: dict | None, path: str = "/api/appointments/") -> Answer:
+    """One request on a connection of its own (a POST with ``body``, else a GET), timed from
+    before the connection is opened."""
     started = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
         conn.request(
-            "POST",
-            "/api/appointments/",
-            body=json.dumps(body),
+            "POST" if body is not None else "GET",
+            path,
+            body=json.dumps(body) if body is not None else None,
             headers={
                 "Host": host,
                 "Authorization": f"Bearer {token}",
@@ -558,6 +559,9 @@ class Race:
     alone_clash: Timed
     statements_booked: int
     statements_clash: int
+    # The same crowd on the cheapest signed-in route (the treatments list, one small query):
+    # what the machine and the web stack allow before any booking work.
+    floor: Timed
 
 
 def _race(clinic: Clinic, diary: Diary, *, racers: int, workers: int, web_threads: int, profile: bool) -> Race:
@@ -611,9 +615,20 @@ def _race(clinic: Clinic, diary: Diary, *, racers: int, workers: int, web_thread
         cpu_before = _cpu_snapshot(server.pid)
         answers = _all_at_once(send("race"), race)
         cpu = _cpu_used(cpu_before, _cpu_snapshot(server.pid), answers)
+        print(f"race: {racers} requests for the treatments list at once (the floor)", flush=True)
+        floor_answers = _all_at_once(
+            lambda _booking: _post(server.port, clinic.host, token, "floor", None, "/api/treatments/"), race
+        )
+        if {a.status for a in floor_answers} != {200}:
+            raise SystemExit(f"floor: expected only 200, got {sorted({a.status for a in floor_answers})}")
         server_ms = {
             phase: _server_ms(access_log, phase, expected)
-            for phase, expected in (("race", racers), ("alone-booked", len(alone)), ("alone-clash", len(alone_clash)))
+            for phase, expected in (
+                ("race", racers),
+                ("alone-booked", len(alone)),
+                ("alone-clash", len(alone_clash)),
+                ("floor", racers),
+            )
         }
 
     with schema_context(clinic.schema):
@@ -634,6 +649,7 @@ def _race(clinic: Clinic, diary: Diary, *, racers: int, workers: int, web_thread
         alone_clash=Timed([a.ms for a in alone_clash_answers], server_ms["alone-clash"]),
         statements_booked=statements_booked,
         statements_clash=statements_clash,
+        floor=Timed([a.ms for a in floor_answers], server_ms["floor"]),
     )
 
 
@@ -677,6 +693,10 @@ def _report(throughput: Throughput, race: Race, *, load_before: float) -> bool:
     print(
         f"race time in the server:    p50 {p50(race.race.server_ms):6.1f} ms  p95 {p95(race.race.server_ms):6.1f} ms "
         f"(the rest is waiting for a worker thread)"
+    )
+    print(
+        f"floor, {race.racers} GET /api/treatments/ at once: client p50 {p50(race.floor.client_ms):6.1f} ms  "
+        f"p95 {p95(race.floor.client_ms):6.1f} ms (the web stack alone on this machine)"
     )
     cpu, cpus = race.cpu, os.cpu_count() or 1
     print(

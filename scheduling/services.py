@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -227,6 +228,11 @@ def appointment_reschedule(
     return locked
 
 
+# PostgreSQL names the row in the way: `… conflicts with existing key (tstzrange(start, "end"),
+# doctor_id)=(["2026-12-01 09:00:00+00","2026-12-01 09:15:00+00"), 7).`
+_EXISTING_START = re.compile(r'conflicts with existing key \(.*?\)=\(\["([^"]+)"')
+
+
 def _clash(
     exc: IntegrityError,
     *,
@@ -236,24 +242,44 @@ def _clash(
     end: dt.datetime,
     moving: Appointment | None = None,
 ) -> DomainError:
-    """The 409 for a refused insert or move, naming the visit in the way (never the one being moved)."""
-    text = str(exc)
-    if DOCTOR_CLASH in text:
+    """The 409 for a refused insert or move, naming the visit in the way (never the one being
+    moved: a row never conflicts with itself). The database's error says which constraint and
+    which existing row; it is read from there, with a query only if it cannot be."""
+    diag = getattr(exc.__cause__, "diag", None)
+    constraint = getattr(diag, "constraint_name", None) or str(exc)
+    if DOCTOR_CLASH in constraint:
         who, taken = "doctor", Appointment.objects.filter(doctor=doctor, overbooked=False)
-    elif PATIENT_CLASH in text:
+    elif PATIENT_CLASH in constraint:
         who, taken = "patient", Appointment.objects.filter(patient=patient)
     else:
         raise exc
-    if moving is not None:
-        taken = taken.exclude(pk=moving.pk)
-    other = taken.filter(status__in=Appointment.ACTIVE, start__lt=end, end__gt=start).order_by("start").first()
-    when = other.start.astimezone(branch_zone()).strftime("%H:%M") if other else ""
+    other_start = _existing_start(getattr(diag, "message_detail", None) or "")
+    if other_start is None:
+        if moving is not None:
+            taken = taken.exclude(pk=moving.pk)
+        other = taken.filter(status__in=Appointment.ACTIVE, start__lt=end, end__gt=start).order_by("start").first()
+        other_start = other.start if other else None
+    when = other_start.astimezone(branch_zone()).strftime("%H:%M") if other_start else ""
     message = (
         _("The doctor is already booked at %(time)s.")
         if who == "doctor"
         else _("The patient is already booked at %(time)s.")
     ) % {"time": when}
     return DomainError.conflict(message, code=f"{who}_taken", extra={"taken_by": who, "clash_start": when})
+
+
+def _existing_start(detail: str) -> dt.datetime | None:
+    match = _EXISTING_START.search(detail)
+    if match is None:
+        return None
+    text = match.group(1)
+    if re.search(r"[+-]\d\d$", text):  # PostgreSQL writes "+00"; Python wants "+00:00"
+        text += ":00"
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def appointment_cancel(

@@ -207,3 +207,20 @@ def test_a_booking_assigns_the_doctor_and_shows_on_the_profile(clinic, stmarys):
     assert profile.status_code == 200  # the booking assigned the doctor
     assert [a["treatment"] for a in profile.json()["recent_appointments"]] == ["Consultation"]
     assert "Consultation" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_clash_is_named_from_the_databases_own_error_without_another_query(clinic):
+    from django.test.utils import CaptureQueriesContext
+
+    day = next_weekday(2)
+    book = dict(doctor=clinic["doctor"], treatment=clinic["treatment"], booked_by=clinic["desk"])
+    appointment_book(patient=clinic["first"], start=at(day, 9, 30), **book)
+
+    with CaptureQueriesContext(connection) as queries, pytest.raises(DomainError) as clash:
+        appointment_book(patient=clinic["second"], start=at(day, 9, 30), **book)
+
+    after_insert = [q["sql"] for q in queries.captured_queries]
+    after_insert = after_insert[next(i for i, sql in enumerate(after_insert) if sql.startswith("INSERT")) + 1 :]
+    assert clash.value.extra["clash_start"] == "09:30"
+    assert not [sql for sql in after_insert if "scheduling_appointment" in sql]
