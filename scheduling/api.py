@@ -31,6 +31,14 @@ from scheduling.schemas import (
 )
 
 BOOKING_ROLES = REGISTER_ROLES  # the desk and admins; patients book through the portal, doctors never
+# Declared for clients generated from the OpenAPI document; read by scheduling.idempotency.
+IDEMPOTENCY_HEADER = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "description": "Makes a retry safe: the same key and body answer the first booking again.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+}
 COMPLETE_ROLES = frozenset({Role.DOCTOR, Role.HOSPITAL_ADMIN})  # a doctor their own visits only
 
 
@@ -135,7 +143,11 @@ def _appointment_or_404(request, appointment_id: uuid.UUID) -> Appointment:
 
 
 @appointments.post(
-    "/", response={201: AppointmentOut, **ERRORS}, operation_id="appointments_book", summary="Book an appointment"
+    "/",
+    response={201: AppointmentOut, **ERRORS},
+    operation_id="appointments_book",
+    summary="Book an appointment",
+    openapi_extra={"parameters": [IDEMPOTENCY_HEADER]},
 )
 def appointment_book(request, payload: AppointmentIn):
     """Send an `Idempotency-Key` header to make a retry safe: the same key and body answer the
