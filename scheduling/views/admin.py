@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -46,7 +47,8 @@ def _week_parse(post: Any) -> tuple[dict[int, list[tuple[dt.time, dt.time]]], li
     for day, _label in WEEKDAYS:
         typed = (post.get(f"day_{day}") or "").strip()
         week[day] = []
-        for part in filter(None, (p.strip() for p in typed.split(","))):
+        # A Latin comma, or the Arabic one an Arabic keyboard types.
+        for part in filter(None, (p.strip() for p in re.split("[,\u060c]", typed))):
             match = _INTERVAL.match(part)
             try:
                 if match is None:
@@ -80,7 +82,8 @@ def doctors(request: HttpRequest) -> HttpResponse:
         }
         for doctor in listed
     ]
-    return render(request, "scheduling/admin/doctors.html", {"rows": rows, "weekdays": WEEKDAYS})
+    short_days = [WEEKDAYS_ABBR[day] for day, _label in WEEKDAYS]
+    return render(request, "scheduling/admin/doctors.html", {"rows": rows, "short_days": short_days})
 
 
 @admin_required

@@ -237,6 +237,7 @@ def test_the_admin_sets_hours_and_a_profile_and_a_bad_interval_is_422(stmarys, c
         "specialty": "Cardiology",
         "registration_number": "GMC 1234567",
         "day_0": "08:30-12:00, 13:00-16:00",
+        "day_3": "09:00-11:00\u060c 14:00-15:00",  # the comma of an Arabic keyboard
     }
 
     bad = admin.post(f"/doctors/{clinic['doctor'].pk}/", {**form, "day_1": "9 to 5"})
@@ -252,6 +253,8 @@ def test_the_admin_sets_hours_and_a_profile_and_a_bad_interval_is_422(stmarys, c
     assert [(h.weekday, h.starts, h.ends) for h in WorkingHours.objects.filter(doctor=clinic["doctor"])] == [
         (0, dt.time(8, 30), dt.time(12)),
         (0, dt.time(13), dt.time(16)),
+        (3, dt.time(9), dt.time(11)),
+        (3, dt.time(14), dt.time(15)),
     ]
     assert [d["id"] for d in listed] == [clinic["doctor"].pk]
 
