@@ -311,12 +311,17 @@ def break_glass_to_review() -> QuerySet[BreakGlassAccess]:
     return BreakGlassAccess.objects.filter(reviewed_at__isnull=True).select_related("doctor", "patient")
 
 
-def follow_ups_to_book() -> QuerySet[TreatmentRecord]:
+def follow_ups_advised() -> QuerySet[TreatmentRecord]:
+    """Every follow-up doctors advised, booked or not."""
     return (
-        TreatmentRecord.objects.filter(is_current=True, follow_up_on__isnull=False, follow_up_done_at__isnull=True)
+        TreatmentRecord.objects.filter(is_current=True, follow_up_on__isnull=False)
         .select_related("patient", "doctor")
         .order_by("follow_up_on")
     )
+
+
+def follow_ups_to_book() -> QuerySet[TreatmentRecord]:
+    return follow_ups_advised().filter(follow_up_done_at__isnull=True)
 
 
 def audit_events(

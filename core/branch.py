@@ -45,6 +45,16 @@ def branch_today() -> dt.date:
     return dt.datetime.now(branch_zone()).date()
 
 
+def branch_moment(day: dt.date, at: dt.time, zone: ZoneInfo | None = None) -> dt.datetime:
+    """A wall-clock time of the branch as an instant, in UTC: add durations to it and compare
+    it safely (Python adds to and compares datetimes of one zone by their wall clocks, which is
+    wrong across a clock change). A time the clocks skip (spring) is read with the offset before
+    the change, landing just past the gap as a wall clock would; a time that happens twice
+    (autumn) is its first occurrence."""
+    local = dt.datetime.combine(day, at).replace(tzinfo=zone or branch_zone())
+    return local.astimezone(dt.UTC)
+
+
 def branch_day_start(day: dt.date) -> dt.datetime:
     """Midnight of ``day`` in the branch's time zone: days as ranges an index can serve."""
-    return dt.datetime.combine(day, dt.time.min, tzinfo=branch_zone())
+    return branch_moment(day, dt.time.min)

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from pydantic import BaseModel
 
 from accounts.models import User
+from core.db import current_schema
 from core.errors import DomainError
 from scheduling.models import IdempotentRequest
 
@@ -66,7 +67,12 @@ def idempotent(
     fingerprint = _fingerprint(request, body)
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))", [_LOCK_CLASS, f"{user.pk}:{key}"])
+            # Advisory locks are the whole database's and user ids repeat in every branch: the
+            # branch is part of the lock's key.
+            cursor.execute(
+                "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))",
+                [_LOCK_CLASS, f"{current_schema()}:{user.pk}:{key}"],
+            )
             (held,) = cursor.fetchone()
         if not held:
             raise DomainError(

@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from accounts.models import Role, User
-from core.branch import branch_zone
+from core.branch import branch_moment, branch_zone
 from scheduling.models import Appointment, Leave, WorkingHours
 
 
@@ -99,10 +98,6 @@ def _minutes(at: dt.time) -> int:
     return at.hour * 60 + at.minute
 
 
-def _wall(day: dt.date, at: dt.time, zone: ZoneInfo) -> dt.datetime:
-    return dt.datetime.combine(day, at).replace(tzinfo=zone)
-
-
 def schedule_grid(*, doctor: User, first_day: dt.date, days: int, now: dt.datetime | None = None) -> ScheduleGrid:
     """A doctor's days as a calendar: rows of 15 minutes from the earliest hour they work (or
     have a visit) to the latest, a column a day, each cell marked working, on leave, taken or
@@ -111,8 +106,8 @@ def schedule_grid(*, doctor: User, first_day: dt.date, days: int, now: dt.dateti
     zone = branch_zone()
     dates = [first_day + dt.timedelta(days=n) for n in range(days)]
     hours = list(WorkingHours.objects.filter(doctor=doctor, weekday__in={d.weekday() for d in dates}))
-    range_start = _wall(dates[0], dt.time.min, zone)
-    range_end = _wall(dates[-1] + dt.timedelta(days=1), dt.time.min, zone)
+    range_start = branch_moment(dates[0], dt.time.min, zone)
+    range_end = branch_moment(dates[-1] + dt.timedelta(days=1), dt.time.min, zone)
     appointments = list(
         Appointment.objects.select_related("patient", "treatment")
         .filter(doctor=doctor, start__lt=range_end, end__gt=range_start)
@@ -125,11 +120,11 @@ def schedule_grid(*, doctor: User, first_day: dt.date, days: int, now: dt.dateti
     first, last = (min(starts), max(ends)) if starts else (_minutes(GRID_DEFAULT[0]), _minutes(GRID_DEFAULT[1]))
     step = int(GRID_STEP.total_seconds() // 60)
     rows = [GridRow(label=dt.time(m // 60, m % 60), cells=[]) for m in range(first - first % 60, last, step)]
+    active = [a for a in appointments if a.status in Appointment.ACTIVE and not a.overbooked]
     for row in rows:
         for day in dates:
-            start = _wall(day, row.label, zone)
+            start = branch_moment(day, row.label, zone)
             end = start + GRID_STEP
-            active = [a for a in appointments if a.status in Appointment.ACTIVE and not a.overbooked]
             row.cells.append(
                 GridCell(
                     start=start,
@@ -150,8 +145,8 @@ def day_list(*, doctor: User, day: dt.date) -> list[Appointment]:
         Appointment.objects.select_related("patient", "treatment")
         .filter(
             doctor=doctor,
-            start__gte=_wall(day, dt.time.min, zone),
-            start__lt=_wall(day + dt.timedelta(days=1), dt.time.min, zone),
+            start__gte=branch_moment(day, dt.time.min, zone),
+            start__lt=branch_moment(day + dt.timedelta(days=1), dt.time.min, zone),
         )
         .exclude(status=Appointment.Status.CANCELLED)
         .order_by("start")
@@ -165,8 +160,8 @@ def appointments_per_day(*, user: User, first_day: dt.date, last_day: dt.date) -
     counts = dict(
         appointments_for(user=user)
         .filter(
-            start__gte=_wall(first_day, dt.time.min, zone),
-            start__lt=_wall(last_day + dt.timedelta(days=1), dt.time.min, zone),
+            start__gte=branch_moment(first_day, dt.time.min, zone),
+            start__lt=branch_moment(last_day + dt.timedelta(days=1), dt.time.min, zone),
         )
         .exclude(status=Appointment.Status.CANCELLED)
         .annotate(day=TruncDate("start", tzinfo=zone))

@@ -18,7 +18,7 @@ from accounts.models import Role, User
 from clinical.audit import audit_record
 from clinical.models import AuditEvent, Patient, Treatment, TreatmentRecord
 from clinical.services import follow_up_done, patient_assign_doctor
-from core.branch import branch_today, branch_zone
+from core.branch import branch_moment, branch_today, branch_zone
 from core.errors import DomainError
 from scheduling.models import Appointment, DoctorProfile, Leave, WorkingHours
 from workers.outbox import outbox_enqueue
@@ -26,20 +26,16 @@ from workers.outbox import outbox_enqueue
 DOCTOR_CLASH = "scheduling_appt_doctor_no_overlap"
 PATIENT_CLASH = "scheduling_appt_patient_no_overlap"
 STAFF_ROLES = (Role.HOSPITAL_ADMIN, Role.RECEPTIONIST)
+# How far from today a visit may be booked, back-entries included.
+BOOKING_HORIZON = dt.timedelta(days=2 * 366)
 # Tells a patient their visit was moved or cancelled (scheduling/tasks.py).
 NOTICE_TASK = "scheduling.send_appointment_notice"
 
 
-def _local(day: dt.date, at: dt.time, zone: ZoneInfo) -> dt.datetime:
-    """A wall-clock time of the branch as an instant. A time the clocks skip (spring forward)
-    is read with the offset before the change, which lands just past the gap, as a wall clock
-    would; a time that happens twice (autumn) is its first occurrence."""
-    return dt.datetime.combine(day, at).replace(tzinfo=zone)
-
-
 def _intervals(doctor: User, day: dt.date, zone: ZoneInfo) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The doctor's working intervals of ``day`` as instants (UTC)."""
     return [
-        (_local(day, hours.starts, zone), _local(day, hours.ends, zone))
+        (branch_moment(day, hours.starts, zone), branch_moment(day, hours.ends, zone))
         for hours in WorkingHours.objects.filter(doctor=doctor, weekday=day.weekday())
     ]
 
@@ -67,7 +63,8 @@ def doctor_slots(
     ]
     slots = []
     for begins, ends in intervals:
-        # Steps in real time: across a clock change the wall-clock labels shift, the durations do not.
+        # Steps in real time (the instants are UTC): across a clock change the wall-clock labels
+        # shift, the durations do not.
         start = begins
         while start + length <= ends:
             end = start + length
@@ -105,25 +102,34 @@ def _rules_broken(*, doctor: User, treatment: Treatment, start: dt.datetime, end
 
 def _booking_checked(
     *, doctor: User, treatment: Treatment, start: dt.datetime, actor: User, override: Override | None
-) -> tuple[dt.datetime, list[tuple[str, str]]]:
-    """The end of a visit starting at ``start`` and the rules it breaks under ``override``; a
-    broken rule without an override is refused here."""
+) -> tuple[dt.datetime, dt.datetime, list[tuple[str, str]]]:
+    """The start and end (UTC) of a visit starting at ``start``, and the rules it breaks under
+    ``override``; a broken rule without an override is refused here."""
     if doctor.role != Role.DOCTOR or not doctor.is_active:
         raise DomainError.invalid("doctor_id", _("Not an active doctor of this branch."))
     if not treatment.active:
         raise DomainError.invalid("treatment_id", _("This treatment is not offered any more."))
     if timezone.is_naive(start):
         raise DomainError.invalid("start", _("Give the start with its time zone offset."))
+    try:  # in UTC: a duration added to a time of a zone with clock changes is wall-clock time
+        start = start.astimezone(dt.UTC)
+        too_far = abs(start - timezone.now()) > BOOKING_HORIZON
+    except OverflowError:
+        too_far = True
+    if too_far:
+        raise DomainError.invalid("start", _("The start must be within two years of today."))
     if override is not None and actor.role not in STAFF_ROLES:
         raise DomainError.forbidden(_("Only staff may override the booking rules."))
     if override is not None and len(override.reason.strip()) < 5:
         raise DomainError.invalid("override_reason", _("Say why the rule is broken."))
+    if override is not None and (len(override.reason) > 300 or any(ord(ch) < 32 for ch in override.reason)):
+        raise DomainError.invalid("override_reason", _("At most 300 characters, without control characters."))
     end = start + dt.timedelta(minutes=treatment.duration_minutes)
     broken = _rules_broken(doctor=doctor, treatment=treatment, start=start, end=end)
     if broken and override is None:
         code, message = broken[0]
         raise DomainError(message, kind="invalid", code=code, field="start")
-    return end, broken
+    return start, end, broken
 
 
 def appointment_book(
@@ -140,7 +146,9 @@ def appointment_book(
     reason. A clash with another active booking of the doctor or the patient is a 409, decided
     by the database's exclusion constraints, never by a check that a concurrent request could
     pass too."""
-    end, broken = _booking_checked(doctor=doctor, treatment=treatment, start=start, actor=booked_by, override=override)
+    start, end, broken = _booking_checked(
+        doctor=doctor, treatment=treatment, start=start, actor=booked_by, override=override
+    )
     appointment = Appointment(
         patient=patient,
         doctor=doctor,
@@ -186,14 +194,14 @@ def appointment_reschedule(
     one is taken, nothing changes and the visit keeps its old place."""
     with transaction.atomic():
         locked = (
-            Appointment.objects.select_for_update()
+            Appointment.objects.select_for_update(of=("self",))
             .select_related("patient", "treatment", "doctor")
             .get(pk=appointment.pk)
         )
         if locked.status != Appointment.Status.BOOKED:
             raise _not_in(locked, _("Only a booked appointment can be moved."))
         doctor = doctor or locked.doctor
-        end, broken = _booking_checked(
+        start, end, broken = _booking_checked(
             doctor=doctor, treatment=locked.treatment, start=start, actor=moved_by, override=override
         )
         was_start, was_doctor = locked.start, locked.doctor_id
@@ -422,6 +430,8 @@ def working_hours_set(*, doctor: User, week: dict[int, list[tuple[dt.time, dt.ti
     if errors:
         raise DomainError.invalid_fields(errors)
     with transaction.atomic():
+        # One admin at a time replaces a doctor's week: two at once would leave both weeks.
+        User.objects.select_for_update().filter(pk=doctor.pk).exists()
         WorkingHours.objects.filter(doctor=doctor).delete()
         WorkingHours.objects.bulk_create(
             WorkingHours(doctor=doctor, weekday=weekday, starts=starts, ends=ends)
@@ -486,6 +496,9 @@ def leave_settle(
     reason = _("The doctor is not available then.")
     done = []
     with transaction.atomic():
+        # Every visit of the step locked first, in one order, before any audit row takes the
+        # branch's audit lock: the desk working on one of them meanwhile waits, never deadlocks.
+        list(Appointment.objects.select_for_update().filter(pk__in=list(chosen)).order_by("pk"))
         for pk, appointment in affected.items():
             decision = chosen.get(pk)
             if decision is None:

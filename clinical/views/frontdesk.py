@@ -207,7 +207,9 @@ def patient_edit(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
 
 
 def _page_number(value: str | None) -> int:
-    return int(value) if value and value.isdigit() and 0 < int(value) < 10_000 else 1
+    if not value or not value.isascii() or not value.isdecimal():  # "²" is a digit to isdigit()
+        return 1
+    return int(value) if 0 < int(value) < 10_000 else 1
 
 
 @login_required

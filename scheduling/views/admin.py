@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
@@ -22,7 +23,7 @@ from accounts.permissions import admin_required
 from core.branch import branch_zone
 from core.errors import DomainError
 from scheduling import selectors, services
-from scheduling.models import DoctorProfile, Leave, WorkingHours
+from scheduling.models import Appointment, DoctorProfile, Leave, WorkingHours
 
 WEEKDAYS = WorkingHours.Weekday.choices
 # "09:00-13:00, 14:00-17:30": a day's intervals as the admin types them.
@@ -98,8 +99,9 @@ def doctor_edit(request: HttpRequest, doctor_id: int) -> HttpResponse:
         try:
             if typed_errors:
                 raise DomainError.invalid_fields(typed_errors)
-            services.doctor_profile_save(doctor=doctor, data=request.POST.dict())
-            services.working_hours_set(doctor=doctor, week=week, set_by=request.user)  # type: ignore[arg-type]
+            with transaction.atomic():  # the profile and the week, or neither
+                services.doctor_profile_save(doctor=doctor, data=request.POST.dict())
+                services.working_hours_set(doctor=doctor, week=week, set_by=request.user)  # type: ignore[arg-type]
         except DomainError as exc:
             errors = {field or "": message for field, message in exc.errors or [(exc.field, exc.message)]}
             status = 422
@@ -194,22 +196,30 @@ def leave_settle(request: HttpRequest, leave_id: int) -> HttpResponse:
                 request, _("%(n)d visits are moved or cancelled; each patient is told by e-mail.") % {"n": len(done)}
             )
             return redirect("scheduling:doctor_edit", leave.doctor_id)
-    zone = branch_zone()
-    rows = [
-        {
-            "visit": visit,
-            "suggestions": [
-                slot.astimezone(zone)
-                for slot in services.free_slots_after(
-                    doctor=leave.doctor, treatment=visit.treatment, after=leave.ends_at, count=SUGGESTED_SLOTS
-                )
-            ],
-            "chosen": request.POST.get(f"decision_{visit.pk}", ""),
-        }
-        for visit in caught
-    ]
-    context = {"leave": leave, "rows": rows, "error": error}
+    context = {"leave": leave, "rows": _settle_rows(leave, caught, request.POST), "error": error}
     return render(request, "scheduling/admin/leave_settle.html", context, status=status)
+
+
+def _settle_rows(leave: Leave, caught: list[Any], sent: Any) -> list[dict[str, Any]]:
+    """Each caught visit with the times it may move to: the doctor's next free ones after the
+    leave, each visit's first offer left out of the later visits' lists (two visits picking the
+    first time offered would clash). A checked-in visit can only be cancelled."""
+    zone = branch_zone()
+    offered: set[dt.datetime] = set()
+    rows = []
+    for visit in caught:
+        suggestions: list[dt.datetime] = []
+        if visit.status == Appointment.Status.BOOKED:
+            free = services.free_slots_after(
+                doctor=leave.doctor,
+                treatment=visit.treatment,
+                after=leave.ends_at,
+                count=SUGGESTED_SLOTS + len(offered),
+            )
+            suggestions = [slot.astimezone(zone) for slot in free if slot not in offered][:SUGGESTED_SLOTS]
+            offered.update(suggestions[:1])
+        rows.append({"visit": visit, "suggestions": suggestions, "chosen": sent.get(f"decision_{visit.pk}", "")})
+    return rows
 
 
 def _decisions(request: HttpRequest, caught: list[Any]) -> list[services.LeaveDecision]:

@@ -22,7 +22,8 @@ from accounts.addresses import client_address
 from accounts.models import Role, User
 from accounts.permissions import role_required, staff_required
 from clinical import selectors as clinical_selectors
-from clinical.models import Patient, Treatment
+from clinical.models import AuditEvent, Patient, Treatment
+from clinical.permissions import role_check
 from core.branch import branch_day_start, branch_today, branch_zone
 from core.errors import DomainError
 from scheduling import selectors, services
@@ -45,7 +46,8 @@ def _day(value: str | None, default: dt.date) -> dt.date:
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 10 else None
+    # isdecimal alone lets "²" or Arabic-Indic digits through, which int() may refuse or misread.
+    return int(value) if value and value.isascii() and value.isdecimal() and len(value) < 10 else None
 
 
 def _uuid(value: str | None) -> uuid.UUID | None:
@@ -102,6 +104,7 @@ def schedule(request: HttpRequest) -> HttpResponse:
         "view": view,
         "today": today,
         "may_book": request.user.role in services.STAFF_ROLES,  # type: ignore[union-attr]
+        "time_zone": branch_zone().key,
         "previous": schedule_url(doctor, first_day - dt.timedelta(days=span), view),
         "next": schedule_url(doctor, first_day + dt.timedelta(days=span), view),
         "today_url": schedule_url(doctor, today, view),
@@ -121,13 +124,11 @@ def schedule(request: HttpRequest) -> HttpResponse:
 def _change(request: HttpRequest, appointment: Appointment, action: str) -> Appointment:
     actor: User = request.user  # type: ignore[assignment]
     address = client_address(request)
+    roles, audited = ACTION_ROLES[action]
+    role_check(user=actor, roles=roles, action=audited, address=address, patient_id=appointment.patient_id)
     if action == "cancel":
-        if actor.role not in services.STAFF_ROLES:
-            raise PermissionDenied(_("Only the desk cancels appointments."))
         reason = request.POST.get("reason", "")[:300]
         return services.appointment_cancel(appointment=appointment, cancelled_by=actor, reason=reason, address=address)
-    if action in ("check-in", "no-show") and actor.role not in services.STAFF_ROLES:
-        raise PermissionDenied(_("Only the desk checks patients in."))
     change = {
         "check-in": services.appointment_check_in,
         "no-show": services.appointment_no_show,
@@ -136,6 +137,14 @@ def _change(request: HttpRequest, appointment: Appointment, action: str) -> Appo
     return change(appointment=appointment, actor=actor, address=address)
 
 
+# Who may press each of a visit's buttons (the service checks the rest: a doctor completes only
+# their own visits), and the audit action a refusal is recorded under.
+ACTION_ROLES = {
+    "cancel": (frozenset(services.STAFF_ROLES), AuditEvent.Action.CANCEL),
+    "check-in": (frozenset(services.STAFF_ROLES), AuditEvent.Action.CHECK_IN),
+    "no-show": (frozenset(services.STAFF_ROLES), AuditEvent.Action.NO_SHOW),
+    "complete": (frozenset({Role.DOCTOR, Role.HOSPITAL_ADMIN}), AuditEvent.Action.COMPLETE),
+}
 DONE_MESSAGES = {
     "cancel": _("The appointment of %(name)s at %(time)s is cancelled; the slot is free again."),
     "check-in": _("%(name)s is checked in."),
@@ -168,7 +177,7 @@ def appointment_action(request: HttpRequest, appointment_id: uuid.UUID, action: 
 # --- booking, moving and follow-ups with the slot picker ---------------------------------------
 
 
-def _booking_choices(request: HttpRequest, source: Any) -> dict[str, Any]:
+def _booking_choices(request: HttpRequest, source: Any, *, sent: bool) -> dict[str, Any]:
     """What the booking page is about, from its query (GET) or form (POST): the patient, the
     visit being moved, the follow-up being booked, the doctor, treatment and day."""
     moving = None
@@ -182,7 +191,9 @@ def _booking_choices(request: HttpRequest, source: Any) -> dict[str, Any]:
         patient = moving.patient
     record_id = _uuid(source.get("follow_up"))
     if record_id:
-        follow_up = clinical_selectors.follow_ups_to_book().filter(pk=record_id).first()
+        # Sent: the service tells a follow-up another desk booked meanwhile (409, form kept).
+        advised = clinical_selectors.follow_ups_advised() if sent else clinical_selectors.follow_ups_to_book()
+        follow_up = advised.filter(pk=record_id).first()
         if follow_up is None:
             raise Http404(_("That follow-up is already off the list."))
         patient = follow_up.patient
@@ -192,11 +203,14 @@ def _booking_choices(request: HttpRequest, source: Any) -> dict[str, Any]:
     doctors = _doctors()
     default_doctor = moving.doctor if moving else (follow_up.doctor if follow_up else None)
     doctor_id = _int(source.get("doctor")) or (default_doctor.pk if default_doctor else None)
-    doctor = next((d for d in doctors if d.pk == doctor_id), doctors[0] if doctors else None)
+    doctor = next((d for d in doctors if d.pk == doctor_id), None)
     treatments = list(Treatment.objects.filter(active=True).order_by("name"))
     default_treatment = moving.treatment_id if moving else (follow_up.treatment_id if follow_up else None)
     treatment_id = _int(source.get("treatment")) or default_treatment
-    treatment = next((t for t in treatments if t.pk == treatment_id), treatments[0] if treatments else None)
+    treatment = next((t for t in treatments if t.pk == treatment_id), None)
+    if not sent:  # a page opened: the first of each to start with; a form sent books what it says
+        doctor = doctor or (doctors[0] if doctors else None)
+        treatment = treatment or (treatments[0] if treatments else None)
     if moving:  # a move keeps the visit's treatment
         treatment = moving.treatment
     fallback = follow_up.follow_up_on if follow_up and follow_up.follow_up_on > branch_today() else branch_today()
@@ -253,7 +267,7 @@ def _start_of(request: HttpRequest, day: dt.date) -> tuple[dt.datetime | None, s
 @require_http_methods(["GET", "POST"])
 def book(request: HttpRequest) -> HttpResponse:
     source = request.POST if request.method == "POST" else request.GET
-    choices = _booking_choices(request, source)
+    choices = _booking_choices(request, source, sent=request.method == "POST")
     status, error, clash = 200, None, None
     if request.method == "POST":
         try:
@@ -291,8 +305,10 @@ def _book_chosen(request: HttpRequest, choices: dict[str, Any]) -> Appointment:
     address = client_address(request)
     if choices["patient"] is None:
         raise DomainError.invalid("patient", _("Choose the patient first."))
-    if choices["doctor"] is None or choices["treatment"] is None:
-        raise DomainError.invalid("doctor", _("Choose a doctor and a treatment."))
+    if choices["doctor"] is None:
+        raise DomainError.invalid("doctor", _("Choose an active doctor of this branch."))
+    if choices["treatment"] is None:
+        raise DomainError.invalid("treatment", _("Choose a treatment that is offered."))
     start, override = _start_of(request, choices["day"])
     if start is None:
         raise DomainError.invalid("slot", _("Choose one of the free times."))
