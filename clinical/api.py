@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from django.http import FileResponse, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
@@ -15,7 +16,7 @@ from accounts.addresses import client_address
 from accounts.models import Role, User
 from accounts.permissions import BranchTokenAuth
 from clinical import selectors, services
-from clinical.models import AuditEvent, BreakGlassAccess, Patient, Treatment, TreatmentRecord
+from clinical.models import AuditEvent, BreakGlassAccess, Patient, Prescription, Treatment, TreatmentRecord
 from clinical.permissions import (
     ASSIGN_ROLES,
     CLINICAL_ROLES,
@@ -37,6 +38,7 @@ from clinical.schemas import (
     PatientList,
     PatientOut,
     PatientPatch,
+    PdfPending,
     Profile,
     RecordIn,
     RecordOut,
@@ -47,7 +49,7 @@ from clinical.schemas import (
     TreatmentPatch,
 )
 from clinical.validation import age_display, age_parts
-from core.branch import branch_today
+from core.branch import branch_current, branch_today
 from core.errors import DomainError
 
 ERRORS = {401: dict, 403: dict, 404: dict, 409: dict, 422: dict}
@@ -139,7 +141,9 @@ def record_shape(record: TreatmentRecord, *, clinical: bool) -> dict:
             patient_advice=record.patient_advice,
             correction_reason=record.correction_reason,
             prescription=(
-                {"id": prescription.pk, "lines": list(prescription.lines.all())} if prescription is not None else None
+                {"id": prescription.pk, "lines": list(prescription.lines.all()), "pdf_status": prescription.pdf_status}
+                if prescription is not None
+                else None
             ),
         )
     return shape
@@ -522,3 +526,58 @@ def treatment_correct(request, record_id: uuid.UUID, payload: CorrectionIn):
         address=_address(request),
     )
     return Status(201, record_shape(corrected, clinical=True))
+
+
+prescriptions = Router(tags=["prescriptions"], auth=BranchTokenAuth())
+# How long a client waits before asking again for a PDF being rendered.
+PDF_RETRY_AFTER = 2
+
+
+def prescription_print_roles() -> frozenset[str]:
+    """Doctors (their patients) and admins print prescriptions; the desk only where the branch
+    allows it."""
+    if branch_current().desk_prints_prescriptions:
+        return VIEW_ROLES
+    return frozenset({Role.HOSPITAL_ADMIN, Role.DOCTOR})
+
+
+def prescription_file_answer(prescription: Prescription) -> HttpResponse:
+    """The PDF once it is ready; 202 with Retry-After while it renders; 503 if rendering failed
+    (the workers retry it; staff see why on the record)."""
+    if prescription.pdf_status == Prescription.PdfStatus.READY and prescription.pdf_file:
+        record = prescription.record
+        name = f"prescription-{record.patient.mrn}-{record.visit_at:%Y%m%d}-v{record.version}.pdf"
+        return FileResponse(prescription.pdf_file.open("rb"), content_type="application/pdf", filename=name)
+    if prescription.pdf_status == Prescription.PdfStatus.FAILED:
+        failed = JsonResponse(
+            {"detail": "The PDF could not be made; it is being tried again.", "code": "render_failed"}, status=503
+        )
+        failed["Retry-After"] = str(PDF_RETRY_AFTER * 15)
+        return failed
+    pending = JsonResponse({"status": "pending"}, status=202)
+    pending["Retry-After"] = str(PDF_RETRY_AFTER)
+    return pending
+
+
+@prescriptions.get(
+    "/{uuid:prescription_id}/pdf/",
+    response={200: bytes, 202: PdfPending, **ERRORS},
+    operation_id="prescriptions_pdf",
+    summary="A prescription's PDF (202 with Retry-After while it is being made)",
+    openapi_extra={"responses": {200: {"description": "The PDF", "content": {"application/pdf": {}}}}},
+)
+def prescription_pdf(request, prescription_id: uuid.UUID):
+    address = _address(request)
+    roles = prescription_print_roles()
+    role_check(user=request.user, roles=roles, action=AuditEvent.Action.VIEW_PRESCRIPTION, address=address)
+    prescription = selectors.prescription_get(prescription_id)
+    if prescription is None:
+        raise DomainError.not_found("No such prescription.")
+    patient_get_for_user(
+        user=request.user,
+        patient_id=prescription.record.patient_id,
+        action=AuditEvent.Action.VIEW_PRESCRIPTION,
+        roles=roles,
+        address=address,
+    )
+    return prescription_file_answer(prescription)

@@ -4,6 +4,7 @@ schema; nothing here is shared between branches."""
 
 from __future__ import annotations
 
+import secrets
 import uuid
 
 from django.conf import settings
@@ -213,12 +214,32 @@ class TreatmentRecord(models.Model):
         return f"record {self.lineage} v{self.version}"
 
 
+def verification_code_new() -> str:
+    """What a pharmacist types or scans to check a printed prescription: long and random, so
+    that codes cannot be guessed or walked through (32 characters, 192 bits)."""
+    return secrets.token_urlsafe(24)
+
+
 class Prescription(models.Model):
-    """The medicines of one record version; printed as a PDF by the workers."""
+    """The medicines of one record version; printed as a PDF by the workers. A version is
+    rendered once: its file never changes afterwards (a correction is a new version)."""
+
+    class PdfStatus(models.TextChoices):
+        PENDING = "pending", _("Being prepared")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     record = models.OneToOneField(TreatmentRecord, on_delete=models.PROTECT, related_name="prescription")
     created_at = models.DateTimeField(auto_now_add=True)
+    verification_code = models.CharField(max_length=64, unique=True, default=verification_code_new, editable=False)
+    pdf_status = models.CharField(max_length=10, choices=PdfStatus.choices, default=PdfStatus.PENDING)
+    # In the branch's storage (the path includes the schema); empty until rendered.
+    pdf_file = models.FileField(upload_to="prescriptions/", blank=True)
+    pdf_sha256 = models.CharField(max_length=64, blank=True)
+    # Why the last render failed, for staff (never shown to patients).
+    pdf_error = models.TextField(blank=True)
+    rendered_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"prescription of {self.record}"

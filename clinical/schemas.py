@@ -147,6 +147,11 @@ class PrescriptionLineOut(Schema):
 class PrescriptionOut(Schema):
     id: uuid.UUID
     lines: list[PrescriptionLineOut]
+    pdf_status: str = Field(description="pending, ready or failed: GET /api/prescriptions/{id}/pdf/ when ready.")
+
+
+class PdfPending(Schema):
+    status: str = Field(description="pending: ask again after Retry-After seconds.")
 
 
 class RecordOut(Schema):

@@ -21,6 +21,7 @@ from clinical.models import (
     Patient,
     PatientIdentifier,
     PatientUserObjectPermission,
+    Prescription,
     PrescriptionLine,
     RecordDraft,
     Treatment,
@@ -388,3 +389,7 @@ def patient_mrns(patient_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
 def treatments_catalogue() -> QuerySet[Treatment]:
     """Every treatment of the branch, inactive ones too (the admin's view of the catalogue)."""
     return Treatment.objects.order_by("name", "id")
+
+
+def prescription_get(prescription_id: uuid.UUID) -> Prescription | None:
+    return Prescription.objects.select_related("record__patient").filter(pk=prescription_id).first()

@@ -43,6 +43,7 @@ from clinical.permissions import ATTEND, EDITABLE_FIELDS, deny, doctor_attends
 from clinical.validation import Errors, months_before, years_before
 from core.branch import branch_current, branch_today
 from core.errors import DomainError
+from workers.outbox import outbox_enqueue
 
 MAX_AGE_YEARS = 130
 # A name this similar (pg_trgm similarity) with the same birth date is a possible duplicate.
@@ -51,6 +52,7 @@ ICD10 = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
 MAX_PRESCRIPTION_LINES = 30
 MAX_DRAFT_BYTES = 64 * 1024
 APPOINTMENT_MODEL = "scheduling.Appointment"
+PRESCRIPTION_RENDER_TASK = "clinical.render_prescription"  # clinical/tasks.py
 
 
 # --- patients -------------------------------------------------------------------------------------
@@ -637,6 +639,8 @@ def _record_write(record: TreatmentRecord, lines: list[dict[str, str]]) -> Treat
         PrescriptionLine.objects.bulk_create(
             PrescriptionLine(prescription=prescription, position=i, **line) for i, line in enumerate(lines, start=1)
         )
+        # Rendered by the pdf workers once this commits; the outbox keeps it if Redis is down.
+        outbox_enqueue(PRESCRIPTION_RENDER_TASK, prescription_id=str(prescription.pk))
     return record
 
 

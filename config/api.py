@@ -16,6 +16,7 @@ from accounts.api import auth_router
 from clinical.api import break_glass as break_glass_router
 from clinical.api import follow_ups as follow_ups_router
 from clinical.api import patients as patients_router
+from clinical.api import prescriptions as prescriptions_router
 from clinical.api import treatments as treatments_router
 from core.errors import DomainError
 from scheduling.api import appointments as appointments_router
@@ -101,6 +102,7 @@ branch_api.add_router("/patients/", patients_router)
 branch_api.add_router("/treatments/", treatments_router)
 branch_api.add_router("/break-glass/", break_glass_router)
 branch_api.add_router("/follow-ups/", follow_ups_router)
+branch_api.add_router("/prescriptions/", prescriptions_router)
 branch_api.add_router("/doctors/", doctors_router)
 branch_api.add_router("/appointments/", appointments_router)
 

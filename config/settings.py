@@ -196,6 +196,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": 3,
     "socket_connect_timeout": 3,
 }
+# PDFs render on a queue of their own, so a burst of prescriptions never holds up e-mails; the
+# pdf worker's processes are recycled sooner (WeasyPrint's memory grows with fonts and pages).
+CELERY_TASK_ROUTES = {"clinical.render_prescription": {"queue": "pdf"}}
+PDF_WORKER_MAX_TASKS_PER_CHILD = 50
+PDF_WORKER_MAX_MEMORY_PER_CHILD = 400_000  # KiB
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 500
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = 300_000  # KiB
 CELERY_BEAT_SCHEDULE_FILENAME = str(LOCAL_DIR / "celerybeat-schedule")

@@ -42,6 +42,11 @@ class Hospital(TenantMixin):
         validators=[MinValueValidator(1), MaxValueValidator(72)],
         help_text=_("How long a doctor's emergency access to an unassigned patient lasts."),
     )
+    desk_prints_prescriptions = models.BooleanField(
+        _("receptionists print prescriptions"),
+        default=False,
+        help_text=_("Whether the front desk may open and print prescription PDFs (doctors and admins always may)."),
+    )
     # A branch answers requests only once onboarding has finished; see services.hospital_onboard.
     ready = models.BooleanField(_("ready"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)

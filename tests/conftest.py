@@ -210,7 +210,7 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory) -> Worke
             "workers.celery",
             "worker",
             "--queues",
-            "default",
+            "default,pdf",
             "--concurrency",
             "1",
             "--loglevel",
@@ -233,7 +233,7 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory) -> Worke
 def _purge_queue() -> None:
     from redis import Redis
 
-    Redis.from_url(settings.REDIS_URL).delete("default")
+    Redis.from_url(settings.REDIS_URL).delete("default", "pdf")
 
 
 def _wait_for_worker(process: subprocess.Popen, log: Path) -> None:

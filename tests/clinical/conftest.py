@@ -73,6 +73,7 @@ def other_doctor(stmarys) -> User:
 class World:
     patient: Patient
     record_id: str
+    prescription_id: str
     treatment: Treatment
     access_id: int
     callers: dict[str, User | None]
@@ -83,7 +84,21 @@ def world(stmarys, riverside, other_doctor) -> World:
     doctor = stmarys.user(Role.DOCTOR)
     patient = register(stmarys, allergies=[{"substance": "Latex"}])
     assign(stmarys, patient["id"], doctor)
-    made = record(stmarys, doctor, patient["id"], follow_up={"in_days": 7})
+    made = record(
+        stmarys,
+        doctor,
+        patient["id"],
+        follow_up={"in_days": 7},
+        prescriptions=[
+            {
+                "medicine": "Salbutamol",
+                "strength": "100 mcg",
+                "dose": "2 puffs",
+                "frequency": "when needed",
+                "duration": "1 month",
+            }
+        ],
+    )
     with schema_context(stmarys.schema):
         connection.set_tenant(stmarys.hospital)
         glass = User.objects.create_user(username="glass@stmarys.test", email="glass@stmarys.test", role=Role.DOCTOR)
@@ -94,6 +109,7 @@ def world(stmarys, riverside, other_doctor) -> World:
     return World(
         patient=patient_row,
         record_id=made["id"],
+        prescription_id=made["prescription"]["id"],
         treatment=treatment,
         access_id=access.pk,
         callers={

@@ -69,8 +69,16 @@ MATRIX = {
     ("PATCH", "/api/treatments/{treatment_id}/"): row({"admin": 200}),
     ("POST", "/api/treatments/record/"): row({"doctor": 201, "glass_doctor": 201}),
     ("POST", "/api/treatments/record/{record_id}/correct/"): row({"doctor": 201}),
+    # Being rendered (no worker here): 202. The desk prints only where the branch allows it.
+    ("GET", "/api/prescriptions/{prescription_id}/pdf/"): row({"admin": 202, "doctor": 202, "glass_doctor": 202}),
 }
-CLINICAL_PREFIXES = ("/api/patients/", "/api/treatments/", "/api/break-glass/", "/api/follow-ups/")
+CLINICAL_PREFIXES = (
+    "/api/patients/",
+    "/api/treatments/",
+    "/api/break-glass/",
+    "/api/follow-ups/",
+    "/api/prescriptions/",
+)
 
 
 def _declared_routes() -> set[tuple[str, str]]:
@@ -106,6 +114,7 @@ def _request(method: str, route: str, world: World, other_doctor: User):
         access_id=world.access_id,
         treatment_id=world.treatment.pk,
         record_id=world.record_id,
+        prescription_id=world.prescription_id,
     )
     bodies = {
         ("POST", "/api/patients/"): {"full_name": "New Person", "gender": "male", "date_of_birth": "2000-02-02"},

@@ -1,0 +1,68 @@
+"""A prescription as a PDF: WeasyPrint, from ``templates/pdf/prescription.html``.
+
+Nothing is fetched while rendering: the page is written by us, but names, advice and medicines
+come from people, and an address in them must never make the worker call out (a restrictive
+URL fetcher refuses every URL). Fonts come from the system (fontconfig): Noto covers Latin,
+Devanagari and Arabic, DejaVu the rest. A render of the same prescription version gives the
+same document: its dates are the record's, not the clock's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from clinical.models import Prescription
+from clinical.validation import age_display
+from core.branch import branch_current, branch_zone
+
+
+class FetchRefused(ValueError):
+    pass
+
+
+def _fetch_nothing(url: str, *args: Any, **kwargs: Any) -> dict:
+    raise FetchRefused(f"a prescription fetches nothing ({url[:80]!r} refused)")
+
+
+def prescription_context(prescription: Prescription) -> dict[str, Any]:
+    record = prescription.record
+    patient = record.patient
+    doctor = record.doctor
+    zone = branch_zone()
+    issued = record.visit_at.astimezone(zone)
+    branch = branch_current()
+    domain = branch.get_primary_domain()
+    return {
+        "branch": branch,
+        # Where a pharmacist checks a printed copy (the /verify/ page of the branch's host).
+        "verify_address": f"{domain.domain if domain else ''}/verify/{prescription.verification_code}/",
+        "prescription": prescription,
+        "record": record,
+        "patient": patient,
+        "age": age_display(patient.date_of_birth, issued.date()) if patient.date_of_birth else "",
+        "allergies": list(patient.allergies.all()),
+        "doctor": doctor,
+        # The doctor's profile lives in scheduling; clinical reads it through the relation only.
+        "profile": getattr(doctor, "doctor_profile", None),
+        "issued": issued,
+        "lines": list(prescription.lines.all()),
+    }
+
+
+def prescription_pdf(prescription: Prescription) -> bytes:
+    """The PDF of one prescription version, in the branch's first language."""
+    from weasyprint import HTML  # heavy: loaded by the workers that render, not by every process
+
+    branch = branch_current()
+    with translation.override(branch.default_language):
+        html = render_to_string("pdf/prescription.html", prescription_context(prescription))
+    document = HTML(string=html, url_fetcher=_fetch_nothing, base_url=None)
+    return document.write_pdf(pdf_identifier=prescription.pk.hex.encode(), uncompressed_pdf=False)
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

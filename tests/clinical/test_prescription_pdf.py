@@ -1,0 +1,116 @@
+"""Prescription PDFs made by a real worker from the outbox: the text a pharmacist reads, in
+Latin, Devanagari and Arabic script, stored under the branch, given only to those who may print."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django_tenants.utils import schema_context
+
+from accounts.models import ApiToken, Role
+from clinical.models import Patient, PatientUserObjectPermission, Prescription, TreatmentRecord
+from tenants.models import Hospital
+from tests.clinical.conftest import assign, post, register
+
+pytestmark = pytest.mark.worker
+
+NAMES = ["José Álvarez-Núñez", "राहुल गुप्ता", "فاطمة السيد"]
+# Directional marks pdftotext puts around right-to-left runs.
+BIDI_MARKS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u200e\u200f"))
+
+
+def _pdf_text(data: bytes, tmp_path: Path) -> str:
+    path = tmp_path / "prescription.pdf"
+    path.write_bytes(data)
+    return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def _wait_for_pdf(client, prescription_id: str, timeout: float = 90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = client.get(f"/api/prescriptions/{prescription_id}/pdf/")
+        if response.status_code != 202:
+            return response
+        assert response["Retry-After"] == "2"
+        time.sleep(0.3)
+    raise AssertionError(f"the PDF of {prescription_id} was not ready within {timeout}s")
+
+
+def _remove(branch, patient_ids: list[str]) -> None:
+    with schema_context(branch.schema):
+        connection.set_tenant(branch.hospital)
+        prescriptions = Prescription.objects.filter(record__patient_id__in=patient_ids)
+        for prescription in prescriptions:
+            if prescription.pdf_file:
+                prescription.pdf_file.delete(save=False)
+        prescriptions.delete()
+        TreatmentRecord.objects.filter(patient_id__in=patient_ids).delete()
+        PatientUserObjectPermission.objects.filter(content_object_id__in=patient_ids).delete()
+        Patient.objects.filter(pk__in=patient_ids).delete()
+        ApiToken.objects.all().delete()
+    with schema_context("public"):
+        Hospital.objects.filter(pk=branch.hospital.pk).update(desk_prints_prescriptions=False)
+
+
+def test_a_saved_prescription_becomes_a_pdf_in_every_script_only_for_those_who_may_print(
+    committed, celery_worker, tmp_path
+):
+    stmarys, riverside = committed.branch("stmarys"), committed.branch("riverside")
+    doctor = stmarys.user(Role.DOCTOR)
+    patients = [register(stmarys, full_name=name, date_of_birth="1980-02-03") for name in NAMES]
+    committed.cleanup(lambda: _remove(stmarys, [p["id"] for p in patients]))
+    made = []
+    for patient in patients:
+        assign(stmarys, patient["id"], doctor)
+        saved = post(
+            stmarys.api(doctor),
+            "/api/treatments/record/",
+            {
+                "patient_id": patient["id"],
+                "diagnosis": "Community-acquired pneumonia",
+                "patient_advice": "Drink plenty of fluids.",
+                "prescriptions": [
+                    {
+                        "medicine": "Amoxicillin",
+                        "strength": "500 mg",
+                        "dose": "1 capsule",
+                        "frequency": "three times a day",
+                        "duration": "7 days",
+                        "instructions": "after food",
+                    },
+                ],
+            },
+        )
+        assert saved.status_code == 201, saved.content
+        made.append((patient, saved.json()["prescription"]["id"]))
+    doctor_api = stmarys.api(doctor)
+
+    for patient, prescription_id in made:
+        pdf = _wait_for_pdf(doctor_api, prescription_id)
+        assert pdf.status_code == 200, pdf.content[:300]
+        assert pdf["Content-Type"] == "application/pdf"
+        text = _pdf_text(b"".join(pdf.streaming_content), tmp_path).translate(BIDI_MARKS)
+        assert patient["full_name"] in text
+        assert patient["mrn"] in text
+        assert "AMOXICILLIN" in text
+        assert "three times a day" in text
+        assert "Drink plenty of fluids." in text
+
+    with schema_context(stmarys.schema):
+        stored = Prescription.objects.get(pk=made[0][1])
+        assert stored.pdf_status == "ready"
+        assert f"/{stmarys.schema}/prescriptions/" in stored.pdf_file.path  # under the branch's own folder
+    desk = stmarys.api(stmarys.user(Role.RECEPTIONIST))
+    refused_desk = desk.get(f"/api/prescriptions/{made[0][1]}/pdf/")
+    at_riverside = riverside.api(riverside.user(Role.HOSPITAL_ADMIN)).get(f"/api/prescriptions/{made[0][1]}/pdf/")
+    with schema_context("public"):
+        Hospital.objects.filter(pk=stmarys.hospital.pk).update(desk_prints_prescriptions=True)
+    allowed_desk = desk.get(f"/api/prescriptions/{made[0][1]}/pdf/")
+
+    assert refused_desk.status_code == 403
+    assert at_riverside.status_code == 404
+    assert allowed_desk.status_code == 200
