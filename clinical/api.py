@@ -25,6 +25,7 @@ from clinical.permissions import (
     VIEW_ROLES,
     PatientAccess,
     patient_get_for_user,
+    prescription_print_roles,
     role_check,
 )
 from clinical.schemas import (
@@ -49,7 +50,7 @@ from clinical.schemas import (
     TreatmentPatch,
 )
 from clinical.validation import age_display, age_parts
-from core.branch import branch_current, branch_today
+from core.branch import branch_today
 from core.errors import DomainError
 
 ERRORS = {401: dict, 403: dict, 404: dict, 409: dict, 422: dict}
@@ -531,14 +532,6 @@ def treatment_correct(request, record_id: uuid.UUID, payload: CorrectionIn):
 prescriptions = Router(tags=["prescriptions"], auth=BranchTokenAuth())
 # How long a client waits before asking again for a PDF being rendered.
 PDF_RETRY_AFTER = 2
-
-
-def prescription_print_roles() -> frozenset[str]:
-    """Doctors (their patients) and admins print prescriptions; the desk only where the branch
-    allows it."""
-    if branch_current().desk_prints_prescriptions:
-        return VIEW_ROLES
-    return frozenset({Role.HOSPITAL_ADMIN, Role.DOCTOR})
 
 
 def prescription_file_answer(prescription: Prescription) -> HttpResponse:

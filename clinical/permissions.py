@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Role, User
 from clinical.audit import audit_record
 from clinical.models import AuditEvent, BreakGlassAccess, Patient, PatientUserObjectPermission
+from core.branch import branch_current
 from core.errors import DomainError
 
 ATTEND = "attend_patient"
@@ -152,3 +153,11 @@ def patient_get_for_user(
     if audit_read:
         audit_record(actor=user, action=action, patient_id=patient.pk, break_glass=access.break_glass, address=address)
     return access
+
+
+def prescription_print_roles() -> frozenset[str]:
+    """Doctors (their patients) and admins print prescriptions; the desk only where the branch
+    allows it."""
+    if branch_current().desk_prints_prescriptions:
+        return VIEW_ROLES
+    return frozenset({Role.HOSPITAL_ADMIN, Role.DOCTOR})

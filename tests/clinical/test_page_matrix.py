@@ -51,6 +51,11 @@ MATRIX = {
     "audit_export": (row({"admin": 200}), None),
     "treatments": (row({"admin": 200}), row({"admin": 302})),
     "treatment_edit": (row({"admin": 200}), row({"admin": 302})),
+    # Made on demand when not ready yet: the file, for those who may print.
+    "prescription_pdf": (row({"admin": 200, "doctor": 200, "glass_doctor": 200}), None),
+    "prescription_pdf_status": (row({"admin": 200, "doctor": 200, "glass_doctor": 200}), None),
+    # For pharmacists: open to everyone on the branch's host, signed in or not.
+    "verify": ({caller: 200 for caller in CALLERS}, None),
 }
 
 RECORD_FIELDS = {
@@ -82,8 +87,17 @@ def _url(name: str, world: World) -> str:
         "treatments": {},
         "record_correct": {"record_id": world.record_id},
         "treatment_edit": {"treatment_id": world.treatment.pk},
+        "verify": {"code": _verification_code(world)},
+        "prescription_pdf": {"prescription_id": world.prescription_id},
+        "prescription_pdf_status": {"prescription_id": world.prescription_id},
     }.get(name, {"patient_id": world.patient.pk})
     return reverse(f"clinical:{name}", kwargs=kwargs)
+
+
+def _verification_code(world: World) -> str:
+    from clinical.models import Prescription
+
+    return Prescription.objects.get(pk=world.prescription_id).verification_code
 
 
 def _body(name: str, world: World, other_doctor) -> dict:

@@ -114,3 +114,40 @@ def test_a_saved_prescription_becomes_a_pdf_in_every_script_only_for_those_who_m
     assert refused_desk.status_code == 403
     assert at_riverside.status_code == 404
     assert allowed_desk.status_code == 200
+
+
+@pytest.mark.django_db
+def test_without_the_workers_the_dashboard_makes_the_pdf_on_demand(stmarys, tmp_path):
+    """The broker is down or the workers are behind: the doctor's Print still gives the paper."""
+    doctor = stmarys.user(Role.DOCTOR)
+    patient = register(stmarys, full_name="Ondemand Printer")
+    assign(stmarys, patient["id"], doctor)
+    saved = post(
+        stmarys.api(doctor),
+        "/api/treatments/record/",
+        {
+            "patient_id": patient["id"],
+            "diagnosis": "Otitis media",
+            "prescriptions": [
+                {"medicine": "Amoxicillin", "dose": "5 ml", "frequency": "three times a day", "duration": "5 days"}
+            ],
+        },
+    )
+    prescription_id = saved.json()["prescription"]["id"]
+    client = stmarys.client(doctor)
+
+    profile = client.get(f"/patients/{patient['id']}/?tab=treatments").content.decode()
+    status = client.get(f"/prescriptions/{prescription_id}/pdf/status/").content.decode()
+    printed = client.get(f"/prescriptions/{prescription_id}/pdf/")
+    after = client.get(f"/prescriptions/{prescription_id}/pdf/status/").content.decode()
+
+    assert 'data-status="pending"' in profile
+    assert 'hx-trigger="every 2s"' in status
+    assert printed.status_code == 200
+    assert printed["Content-Disposition"].startswith("inline")
+    assert "AMOXICILLIN" in _pdf_text(b"".join(printed.streaming_content), tmp_path)
+    assert 'data-status="ready"' in after
+    assert "Print prescription" in after
+    with schema_context(stmarys.schema):
+        stored = Prescription.objects.get(pk=prescription_id)
+        stored.pdf_file.delete(save=False)
