@@ -75,3 +75,31 @@ def test_the_relay_sends_each_message_from_its_own_branch(stmarys, riverside, sp
     assert outbox_relay(celery_app=spare_redis.celery_app()) == 2
 
     assert sorted(q["headers"]["_schema_name"] for q in spare_redis.queued()) == ["riverside", "stmarys"]
+
+
+def test_a_prescription_saved_while_redis_is_down_goes_to_the_pdf_queue_when_it_is_back(stmarys, spare_redis):
+    from accounts.models import Role
+    from clinical.models import Prescription
+    from tests.clinical.conftest import assign, record, register
+
+    celery_app = spare_redis.celery_app()
+    OutboxMessage.objects.all().delete()
+    spare_redis.stop()
+    doctor = stmarys.user(Role.DOCTOR)
+    patient = register(stmarys, full_name="Offline Saver")
+    assign(stmarys, patient["id"], doctor)
+    line = {"medicine": "Paracetamol", "dose": "1 g", "frequency": "every 6 hours", "duration": "3 days"}
+
+    made = record(stmarys, doctor, patient["id"], prescriptions=[line])  # saved: Redis is not needed to save
+    assert outbox_relay(celery_app=celery_app) == 0
+    spare_redis.start()
+    OutboxMessage.objects.update(available_at=timezone.now() - timedelta(seconds=1))
+    sent = outbox_relay(celery_app=celery_app)
+
+    [queued] = spare_redis.queued("pdf")
+    assert sent >= 1
+    assert queued["headers"]["task"] == "clinical.render_prescription"
+    assert queued["headers"]["_schema_name"] == "stmarys"
+    assert all(q["headers"]["task"] != "clinical.render_prescription" for q in spare_redis.queued("default"))
+    with schema_context(stmarys.schema):
+        assert Prescription.objects.get(pk=made["prescription"]["id"]).pdf_status == "pending"
