@@ -30,6 +30,11 @@ class Gender(models.TextChoices):
     UNKNOWN = "unknown", _("Unknown")
 
 
+class ContactChannel(models.TextChoices):
+    SMS = "sms", _("Text message")
+    EMAIL = "email", _("E-mail")
+
+
 class Patient(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # The branch's prefix and a number from the `clinical_mrn` sequence (see services.mrn_next).
@@ -46,6 +51,12 @@ class Patient(models.Model):
     date_of_birth_estimated = models.BooleanField(_("date of birth estimated"), default=False)
     phone = models.CharField(_("phone"), max_length=20, blank=True, help_text=_("E.164"))
     email = models.EmailField(_("e-mail"), max_length=254, blank=True)
+    # How the patient hears from the branch (reminders), in which language, and whether at all.
+    contact_channel = models.CharField(
+        _("reminders by"), max_length=10, choices=ContactChannel.choices, default=ContactChannel.SMS
+    )
+    preferred_language = models.CharField(_("language"), max_length=10, blank=True)
+    reminders_opt_out = models.BooleanField(_("no reminders"), default=False)
     address = models.TextField(_("address"), blank=True)
     contact_name = models.CharField(_("guardian or emergency contact"), max_length=200, blank=True)
     contact_relation = models.CharField(_("relation"), max_length=50, blank=True)

@@ -209,6 +209,8 @@ CELERY_WORKER_MAX_TASKS_PER_CHILD = 500
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = 300_000  # KiB
 CELERY_BEAT_SCHEDULE_FILENAME = str(LOCAL_DIR / "celerybeat-schedule")
 # Periodic work for every branch goes through workers.fan_out, which staggers it over the branches.
+# How often every branch is scanned for reminders that are due (a reminder goes out at most this late).
+REMINDER_SCAN_SECONDS = env.integer("REMINDER_SCAN_SECONDS", 300)
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-api-tokens": {
         "task": "workers.fan_out",
@@ -219,6 +221,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workers.fan_out",
         "schedule": 6 * 60 * 60,
         "args": ["accounts.purge_expired_sessions"],
+    },
+    "appointment-reminders": {
+        "task": "workers.fan_out",
+        "schedule": REMINDER_SCAN_SECONDS,
+        "args": ["scheduling.reminders_scan"],
     },
     "purge-idempotency-keys": {
         "task": "workers.fan_out",
@@ -318,6 +325,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
+
+# --- text messages ------------------------------------------------------------------------------
+# A provider's backend subclasses core.sms.SmsBackend; the default writes messages to a file.
+SMS_BACKEND = env.get("SMS_BACKEND", "core.sms.FileBackend")
+SMS_FILE_PATH = env.get("SMS_FILE_PATH", str(LOCAL_DIR / "sms" / "messages.jsonl"))
 
 # --- e-mail ------------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env.get("DEFAULT_FROM_EMAIL", "hospital@localhost")

@@ -162,3 +162,37 @@ class IdempotentRequest(models.Model):
 
     def __str__(self) -> str:
         return f"idempotency key of {self.user_id}"
+
+
+class ReminderSend(models.Model):
+    """One reminder of one visit, at one offset, by one channel: made once (the unique
+    constraint), sent once (its row is locked while it is sent). A visit moved or cancelled
+    after it was made gets it skipped, never a stale time."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("To send")
+        SENT = "sent", _("Sent")
+        SKIPPED = "skipped", _("Skipped")
+        FAILED = "failed", _("Failed")
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="reminders")
+    offset_minutes = models.PositiveIntegerField()
+    channel = models.CharField(max_length=10)
+    # The visit's start the reminder was made for: a moved visit's reminder is stale.
+    for_start = models.DateTimeField()
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["appointment", "offset_minutes", "channel"], name="scheduling_reminder_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"reminder {self.offset_minutes} min before {self.appointment_id} by {self.channel}"

@@ -11,6 +11,7 @@ from django.utils import timezone, translation
 
 from accounts.tasks import MAIL_RETRY, mail_send
 from core.branch import branch_zone
+from scheduling import reminders
 from scheduling.idempotency import idempotency_purge
 from scheduling.models import Appointment
 from workers.base import BranchTask
@@ -44,3 +45,13 @@ def send_appointment_notice(appointment_id: str, change: str) -> None:
 @app.task(base=BranchTask, name="scheduling.purge_idempotency_keys")
 def purge_idempotency_keys() -> int:
     return idempotency_purge()
+
+
+@app.task(base=BranchTask, name="scheduling.reminders_scan")
+def reminders_scan() -> int:
+    return reminders.reminders_scan()
+
+
+@app.task(base=BranchTask, name="scheduling.send_reminder", **MAIL_RETRY)
+def send_reminder(reminder_id: int) -> str:
+    return reminders.reminder_send(reminder_id)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -17,6 +19,11 @@ class HospitalGroup(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+def default_reminder_offsets() -> list[int]:
+    """A day before and two hours before."""
+    return [24 * 60, 2 * 60]
 
 
 class Hospital(TenantMixin):
@@ -47,6 +54,18 @@ class Hospital(TenantMixin):
         default=False,
         help_text=_("Whether the front desk may open and print prescription PDFs (doctors and admins always may)."),
     )
+    reminder_offsets_minutes = ArrayField(
+        models.PositiveIntegerField(),
+        default=default_reminder_offsets,
+        verbose_name=_("reminder offsets (minutes before the visit)"),
+    )
+    quiet_hours_start = models.TimeField(
+        _("quiet hours start"), default=dt.time(21), help_text=_("No reminder is sent from this time…")
+    )
+    quiet_hours_end = models.TimeField(_("quiet hours end"), default=dt.time(8), help_text=_("…until this time."))
+    # What national SMS rules ask of a sender (e.g. India's DLT): the registered sender and templates.
+    sms_sender_id = models.CharField(_("SMS sender id"), max_length=20, blank=True)
+    sms_template_ids = models.JSONField(_("SMS template ids"), default=dict, blank=True)
     # A branch answers requests only once onboarding has finished; see services.hospital_onboard.
     ready = models.BooleanField(_("ready"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)

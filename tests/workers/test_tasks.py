@@ -22,8 +22,10 @@ def test_a_branch_task_runs_in_a_branch(stmarys):
 
 
 def test_fan_out_sends_one_staggered_task_to_each_ready_branch(stmarys, spare_redis):
-    # given a branch still being made
-    HalfMadeHospitalFactory()
+    # given a branch still being made (branches are made from public; a request before may have
+    # left the connection in a branch)
+    with schema_context("public"):
+        HalfMadeHospitalFactory()
 
     sent = branches_fan_out("accounts.purge_expired_tokens", spread_seconds=60, celery_app=spare_redis.celery_app())
 
