@@ -81,6 +81,11 @@ def _patient(patient: Patient, today: dt.date, *, clinical: bool) -> dict:
         "email": patient.email,
         "address": patient.address,
         "contact": {"name": patient.contact_name, "relation": patient.contact_relation, "phone": patient.contact_phone},
+        "reminders": {
+            "channel": patient.contact_channel,
+            "language": patient.preferred_language,
+            "opt_out": patient.reminders_opt_out,
+        },
         "identifiers": [{"type": i.kind, "value": i.value} for i in patient.identifiers.all()],
         "allergies": [
             {"substance": a.substance, "reaction": a.reaction, "severity": a.severity} for a in patient.allergies.all()

@@ -40,6 +40,7 @@ DEMOGRAPHIC_FIELDS: frozenset[str] = frozenset(
         "address",
         "contact",
         "identifiers",
+        "reminders",
     }
 )
 SAFETY_FIELDS: frozenset[str] = frozenset({"allergies", "medical_history"})

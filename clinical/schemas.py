@@ -37,6 +37,18 @@ class Contact(Schema):
     phone: str
 
 
+class RemindersIn(Schema):
+    channel: Literal["sms", "email"] | None = Field(None, description="How reminders reach the patient.")
+    language: str | None = Field(None, max_length=10, description="A language code; empty for the branch's.")
+    opt_out: bool | None = Field(None, description="True: no reminders at all.")
+
+
+class Reminders(Schema):
+    channel: str
+    language: str
+    opt_out: bool
+
+
 class Identifier(Schema):
     type: IdentifierType
     value: Text
@@ -70,6 +82,7 @@ class PatientIn(Schema):
     email: Text | None = None
     address: Text | None = None
     contact: ContactIn | None = Field(None, description="A guardian or emergency contact.")
+    reminders: RemindersIn | None = Field(None, description="How the patient hears from the branch.")
     identifiers: list[Identifier] | None = None
     allergies: list[AllergyIn] | None = None
     medical_history: MedicalHistory | None = None
@@ -98,6 +111,7 @@ class PatientOut(PatientBrief):
     email: str
     address: str
     contact: Contact
+    reminders: Reminders
     identifiers: list[Identifier]
     allergies: list[Allergy]
     medical_history: MedicalHistory | None = Field(description="Null for receptionists (minimum necessary).")

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.postgres.search import TrigramSimilarity
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
@@ -28,6 +29,7 @@ from clinical.models import (
     AllergySeverity,
     AuditEvent,
     BreakGlassAccess,
+    ContactChannel,
     Gender,
     IdentifierKind,
     Patient,
@@ -137,6 +139,8 @@ def _patient_fields_check(data: dict[str, Any], *, creating: bool, current: Pati
             values["contact_name"] = name_clean(errors.text("contact.name", contact.get("name"), max_length=200))
             values["contact_relation"] = errors.text("contact.relation", contact.get("relation"), max_length=50)
             values["contact_phone"] = errors.phone("contact.phone", contact.get("phone"), region=branch.country)
+    if "reminders" in data:
+        values.update(_reminders_check(errors, data["reminders"]))
     if "medical_history" in data:
         history = data["medical_history"] or {}
         if not isinstance(history, dict):
@@ -155,6 +159,27 @@ def _patient_fields_check(data: dict[str, Any], *, creating: bool, current: Pati
         out.allergies = _allergies_check(errors, data["allergies"])
     errors.raise_if_any()
     return out
+
+
+def _reminders_check(errors: Errors, given: Any) -> dict[str, Any]:
+    """How the patient hears from the branch: {"channel": "sms"|"email", "language": "", "opt_out": bool}."""
+    if not isinstance(given, dict):
+        errors.add("reminders", _("Must be an object with channel, language and opt_out."))
+        return {}
+    values: dict[str, Any] = {}
+    if "channel" in given:
+        values["contact_channel"] = errors.choice("reminders.channel", given.get("channel"), ContactChannel)
+    if "language" in given:
+        language = given.get("language") or ""
+        known = dict(settings.LANGUAGES)
+        if not isinstance(language, str) or (language and language not in known):
+            errors.add("reminders.language", _("Must be one of: %(choices)s.") % {"choices": ", ".join(known)})
+        values["preferred_language"] = language if isinstance(language, str) else ""
+    if "opt_out" in given:
+        if not isinstance(given.get("opt_out"), bool):
+            errors.add("reminders.opt_out", _("Must be true or false."))
+        values["reminders_opt_out"] = given.get("opt_out") is True
+    return values
 
 
 def _identifiers_check(errors: Errors, items: Any) -> list[tuple[str, str]]:

@@ -11,10 +11,11 @@ import re
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from clinical.models import AllergySeverity, Gender, IdentifierKind, Patient
+from clinical.models import AllergySeverity, ContactChannel, Gender, IdentifierKind, Patient
 from core.errors import DomainError
 
 IDENTIFIER_ROWS = 3
@@ -35,6 +36,7 @@ KEY_INPUTS = {
     "email": ["email"],
     "address": ["address"],
     "contact": ["contact_name", "contact_relation", "contact_phone"],
+    "reminders": ["reminder_channel", "preferred_language", "reminders_opt_out"],
     "identifiers": [],  # one pair per row, made in __init__
     "allergies": ["allergies"],
     "medical_history": ["chronic_conditions", "current_medication", "history_notes"],
@@ -130,6 +132,15 @@ class PatientForm(forms.Form):
     )
     email = forms.CharField(label=gettext_lazy("E-mail"), required=False, widget=forms.EmailInput)
     address = forms.CharField(label=gettext_lazy("Address"), required=False, widget=_textarea())
+    reminder_channel = forms.ChoiceField(
+        label=gettext_lazy("Reminders by"), required=False, choices=ContactChannel.choices, initial=ContactChannel.SMS
+    )
+    preferred_language = forms.ChoiceField(
+        label=gettext_lazy("Language of messages"),
+        required=False,
+        choices=[("", gettext_lazy("The hospital's")), *settings.LANGUAGES],
+    )
+    reminders_opt_out = forms.BooleanField(label=gettext_lazy("No reminders"), required=False)
     contact_name = forms.CharField(label=gettext_lazy("Guardian or emergency contact"), required=False)
     contact_relation = forms.CharField(label=gettext_lazy("Relation"), required=False)
     contact_phone = forms.CharField(
@@ -208,6 +219,9 @@ class PatientForm(forms.Form):
             "contact_name": patient.contact_name,
             "contact_relation": patient.contact_relation,
             "contact_phone": patient.contact_phone,
+            "reminder_channel": patient.contact_channel,
+            "preferred_language": patient.preferred_language,
+            "reminders_opt_out": patient.reminders_opt_out,
             "allergies": allergies_format(patient),
             "chronic_conditions": patient.chronic_conditions,
             "current_medication": patient.current_medication,
@@ -260,6 +274,12 @@ class PatientForm(forms.Form):
                 "relation": text("contact_relation"),
                 "phone": text("contact_phone"),
             }
+        if "reminders" in keys:
+            data["reminders"] = {
+                "channel": text("reminder_channel") or ContactChannel.SMS,
+                "language": text("preferred_language"),
+                "opt_out": bool(values.get("reminders_opt_out")),
+            }
         identifier_rows: list[int] = []
         if "identifiers" in keys:
             identifiers = []
@@ -292,6 +312,9 @@ class PatientForm(forms.Form):
             return "age_value", message
         if head == "contact":
             return f"contact_{parts[1]}" if len(parts) > 1 else "contact_name", message
+        if head == "reminders" and len(parts) > 1:
+            inputs = {"channel": "reminder_channel", "language": "preferred_language", "opt_out": "reminders_opt_out"}
+            return inputs.get(parts[1], "reminder_channel"), message
         if head == "medical_history" and len(parts) > 1:
             return HISTORY_INPUTS.get(parts[1], "history_notes"), message
         if head == "identifiers" and len(parts) == 3 and parts[1].isdigit():

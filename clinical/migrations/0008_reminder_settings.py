@@ -4,25 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clinical', '0007_prescription_pdf'),
+        ("clinical", "0007_prescription_pdf"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='patient',
-            name='contact_channel',
-            field=models.CharField(choices=[('sms', 'Text message'), ('email', 'E-mail')], default='sms', max_length=10, verbose_name='reminders by'),
+            model_name="patient",
+            name="contact_channel",
+            field=models.CharField(
+                choices=[("sms", "Text message"), ("email", "E-mail")],
+                default="sms",
+                max_length=10,
+                verbose_name="reminders by",
+            ),
         ),
         migrations.AddField(
-            model_name='patient',
-            name='preferred_language',
-            field=models.CharField(blank=True, max_length=10, verbose_name='language'),
+            model_name="patient",
+            name="preferred_language",
+            field=models.CharField(blank=True, max_length=10, verbose_name="language"),
         ),
         migrations.AddField(
-            model_name='patient',
-            name='reminders_opt_out',
-            field=models.BooleanField(default=False, verbose_name='no reminders'),
+            model_name="patient",
+            name="reminders_opt_out",
+            field=models.BooleanField(default=False, verbose_name="no reminders"),
         ),
     ]

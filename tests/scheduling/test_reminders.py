@@ -228,3 +228,36 @@ def test_two_scans_at_once_in_two_branches_make_each_reminder_once(committed):
     for branch, _treatment, _patient, appointment in made.values():
         with schema_context(branch.schema):
             assert list(ReminderSend.objects.filter(appointment=appointment).values_list("offset_minutes")) == [(120,)]
+
+
+@pytest.mark.django_db
+def test_the_desk_records_how_a_patient_hears_from_the_branch(stmarys):
+    from tests.clinical.conftest import patch, register
+
+    patient = register(
+        stmarys, full_name="Chosen Channel", email="cc@example.org", reminders={"channel": "email", "language": "ar"}
+    )
+    desk = stmarys.api(stmarys.user(Role.RECEPTIONIST))
+    bad = patch(desk, f"/api/patients/{patient['id']}/", {"reminders": {"language": "xx"}})
+    opted_out = patch(desk, f"/api/patients/{patient['id']}/", {"reminders": {"opt_out": True}})
+    page = stmarys.client(stmarys.user(Role.RECEPTIONIST)).post(
+        f"/patients/{patient['id']}/edit/",
+        {
+            "full_name": "Chosen Channel",
+            "gender": "female",
+            "date_of_birth": "1990-04-02",
+            "email": "cc@example.org",
+            "reminder_channel": "sms",
+            "preferred_language": "",
+            "phone": "020 7946 0999",
+        },
+    )
+
+    assert patient["reminders"] == {"channel": "email", "language": "ar", "opt_out": False}
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["body", "reminders", "language"]
+    assert opted_out.json()["reminders"]["opt_out"] is True
+    assert page.status_code == 302
+    with schema_context(stmarys.schema):
+        stored = Patient.objects.get(pk=patient["id"])
+        assert (stored.contact_channel, stored.preferred_language, stored.reminders_opt_out) == ("sms", "", False)
