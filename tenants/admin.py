@@ -81,6 +81,13 @@ class HospitalChangeForm(forms.ModelForm):
             "contact_email",
             "mrn_prefix",
             "break_glass_hours",
+            "logo",
+            "desk_prints_prescriptions",
+            "reminder_offsets_minutes",
+            "quiet_hours_start",
+            "quiet_hours_end",
+            "sms_sender_id",
+            "sms_template_ids",
         ]
 
     def clean(self):

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
+from django.core.files.storage import FileSystemStorage
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -19,6 +23,19 @@ class HospitalGroup(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+def platform_storage() -> FileSystemStorage:
+    """Files of the platform itself (branch logos): one folder, whatever branch a request is in."""
+    return FileSystemStorage(location=Path(settings.MEDIA_ROOT) / "platform")
+
+
+LOGO_MAX_BYTES = 1024 * 1024
+
+
+def logo_size_check(file) -> None:
+    if file.size > LOGO_MAX_BYTES:
+        raise ValidationError(_("A logo is at most 1 MB."))
 
 
 def default_reminder_offsets() -> list[int]:
@@ -48,6 +65,15 @@ class Hospital(TenantMixin):
         default=4,
         validators=[MinValueValidator(1), MaxValueValidator(72)],
         help_text=_("How long a doctor's emergency access to an unassigned patient lasts."),
+    )
+    # Printed on prescriptions; kept outside every branch's folder (the platform's storage).
+    logo = models.ImageField(
+        _("logo"),
+        upload_to="branch-logos/",
+        blank=True,
+        storage=platform_storage,
+        validators=[logo_size_check],
+        help_text=_("PNG or JPEG, at most 1 MB."),
     )
     desk_prints_prescriptions = models.BooleanField(
         _("receptionists print prescriptions"),

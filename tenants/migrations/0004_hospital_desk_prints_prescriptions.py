@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenants', '0003_hospital_break_glass_hours'),
+        ("tenants", "0003_hospital_break_glass_hours"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='hospital',
-            name='desk_prints_prescriptions',
-            field=models.BooleanField(default=False, help_text='Whether the front desk may open and print prescription PDFs (doctors and admins always may).', verbose_name='receptionists print prescriptions'),
+            model_name="hospital",
+            name="desk_prints_prescriptions",
+            field=models.BooleanField(
+                default=False,
+                help_text="Whether the front desk may open and print prescription PDFs (doctors and admins always may).",
+                verbose_name="receptionists print prescriptions",
+            ),
         ),
     ]

@@ -151,3 +151,50 @@ def test_without_the_workers_the_dashboard_makes_the_pdf_on_demand(stmarys, tmp_
     with schema_context(stmarys.schema):
         stored = Prescription.objects.get(pk=prescription_id)
         stored.pdf_file.delete(save=False)
+
+
+@pytest.mark.django_db
+def test_the_branch_logo_is_printed_and_nothing_else_is_fetched(stmarys, tmp_path):
+    import io
+
+    from django.core.files.base import ContentFile
+    from PIL import Image
+
+    from clinical.pdf import prescription_fetcher, prescription_pdf
+
+    picture = io.BytesIO()
+    Image.new("RGB", (120, 40), (13, 110, 253)).save(picture, format="PNG")
+    with schema_context("public"):
+        hospital = Hospital.objects.get(pk=stmarys.hospital.pk)
+        hospital.logo.save("stmarys.png", ContentFile(picture.getvalue()))
+    doctor = stmarys.user(Role.DOCTOR)
+    patient = register(stmarys, full_name="Logo Looker")
+    assign(stmarys, patient["id"], doctor)
+    saved = post(
+        stmarys.api(doctor),
+        "/api/treatments/record/",
+        {
+            "patient_id": patient["id"],
+            "diagnosis": "Cough",
+            "patient_advice": '<img src="http://example.org/track.png"> see url(http://example.org/x)',
+            "prescriptions": [{"medicine": "Honey", "dose": "1 spoon", "frequency": "at night", "duration": "5 days"}],
+        },
+    )
+    try:
+        with schema_context(stmarys.schema):
+            connection.set_tenant(Hospital.objects.get(pk=stmarys.hospital.pk))
+            pdf = prescription_pdf(Prescription.objects.get(pk=saved.json()["prescription"]["id"]))
+        path = tmp_path / "logo.pdf"
+        path.write_bytes(pdf)
+        images = subprocess.run(["pdfimages", "-list", str(path)], capture_output=True, text=True, check=True).stdout
+        text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    finally:
+        with schema_context("public"):
+            Hospital.objects.get(pk=stmarys.hospital.pk).logo.delete()
+
+    assert len(images.strip().splitlines()) == 3  # the header lines and one image: the logo
+    assert "120    40" in images
+    assert '<img src="http://example.org/track.png">' in text  # the patient's text, printed as text
+    for refused in ("http://example.org/track.png", "file:///etc/passwd", "https://example.org/a.css"):
+        with pytest.raises(ValueError, match="disallowed protocol"):
+            prescription_fetcher().fetch(refused)
