@@ -119,6 +119,8 @@ class Appointment(models.Model):
     cancel_reason = models.CharField(max_length=300, blank=True)
     checked_in_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # When the patient was told the visit is booked (once: a re-delivered task sends nothing).
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["start"]

@@ -149,11 +149,9 @@ def reminder_send(reminder_id: int) -> str:
     return send.status
 
 
-def _context(send: ReminderSend) -> dict[str, Any]:
-    appointment = send.appointment
-    branch = branch_current()
+def _context(appointment: Appointment) -> dict[str, Any]:
     return {
-        "branch": branch,
+        "branch": branch_current(),
         "patient": appointment.patient,
         "doctor": appointment.doctor.full_name or appointment.doctor.username,
         "start": appointment.start.astimezone(branch_zone()),
@@ -162,29 +160,65 @@ def _context(send: ReminderSend) -> dict[str, Any]:
 
 
 def _deliver(send: ReminderSend) -> None:
-    patient = send.appointment.patient
+    appointment_message(send.appointment, channel=send.channel, kind="reminder")
+
+
+def appointment_message(appointment: Appointment, *, channel: str, kind: str) -> None:
+    """Send the patient the ``kind`` of message ("reminder", "confirmation") about a visit, by
+    ``channel``, in their language and the branch's time: templates ``email/<kind>*`` and
+    ``sms/<kind>.txt``."""
+    patient = appointment.patient
     branch = branch_current()
     language = patient.preferred_language or branch.default_language
     with translation.override(language), timezone.override(branch_zone()):
-        context = _context(send)
-        if send.channel == ContactChannel.EMAIL:
-            subject = render_to_string("email/reminder_subject.txt", context).strip()
-            text = render_to_string("email/reminder.txt", context)
-            html = render_to_string("email/reminder.html", context)
+        context = _context(appointment)
+        if channel == ContactChannel.EMAIL:
+            subject = render_to_string(f"email/{kind}_subject.txt", context).strip()
+            text = render_to_string(f"email/{kind}.txt", context)
+            html = render_to_string(f"email/{kind}.html", context)
             mail = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [patient.email])
             mail.attach_alternative(html, "text/html")
-            mail.attach("appointment.ics", appointment_ics(send.appointment), "text/calendar")
+            mail.attach("appointment.ics", appointment_ics(appointment), "text/calendar")
             mail.send()
         else:
-            body = render_to_string("sms/reminder.txt", context).strip()
+            body = render_to_string(f"sms/{kind}.txt", context).strip()
             sms_send(
                 TextMessage(
                     to=patient.phone,
                     body=body,
                     sender_id=branch.sms_sender_id,
-                    template_id=str((branch.sms_template_ids or {}).get("reminder", "")),
+                    template_id=str((branch.sms_template_ids or {}).get(kind, "")),
                 )
             )
+
+
+CONFIRM_TASK = "scheduling.send_confirmation"
+
+
+def patient_reachable(appointment: Appointment) -> bool:
+    """Whether the visit's patient has a way to hear from the branch (and has not said no)."""
+    return _channel_of(appointment) is not None
+
+
+def confirmation_send(appointment_id: str) -> bool:
+    """Tell the patient their visit is booked, once: the visit's row is locked and stamped."""
+    with transaction.atomic():
+        appointment = (
+            Appointment.objects.select_for_update(of=("self",))
+            .select_related("patient", "doctor")
+            .filter(pk=appointment_id)
+            .first()
+        )
+        if appointment is None or appointment.confirmation_sent_at is not None:
+            return False
+        channel = _channel_of(appointment)
+        if appointment.status != Appointment.Status.BOOKED or channel is None:
+            return False
+        appointment_message(appointment, channel=channel, kind="confirmation")
+        appointment.confirmation_sent_at = timezone.now()
+        appointment.save(update_fields=["confirmation_sent_at"])
+    logger.info("confirmation of appointment %s sent by %s", appointment.pk, channel)
+    return True
 
 
 def _ics_text(value: str) -> str:

@@ -21,6 +21,7 @@ from clinical.services import follow_up_done, patient_assign_doctor
 from core.branch import branch_moment, branch_today, branch_zone
 from core.errors import DomainError
 from scheduling.models import Appointment, DoctorProfile, Leave, WorkingHours
+from scheduling.reminders import CONFIRM_TASK, patient_reachable
 from workers.outbox import outbox_enqueue
 
 DOCTOR_CLASH = "scheduling_appt_doctor_no_overlap"
@@ -174,6 +175,8 @@ def appointment_book(
                 override_reason=appointment.override_reason,
                 overbooked=appointment.overbooked,
             )
+            if start > timezone.now() and patient_reachable(appointment):
+                outbox_enqueue(CONFIRM_TASK, appointment_id=str(appointment.pk))
     except IntegrityError as exc:
         raise _clash(exc, doctor=doctor, patient=patient, start=start, end=end) from exc
     return appointment

@@ -55,3 +55,8 @@ def reminders_scan() -> int:
 @app.task(base=BranchTask, name="scheduling.send_reminder", **MAIL_RETRY)
 def send_reminder(reminder_id: int) -> str:
     return reminders.reminder_send(reminder_id)
+
+
+@app.task(base=BranchTask, name="scheduling.send_confirmation", **MAIL_RETRY)
+def send_confirmation(appointment_id: str) -> bool:
+    return reminders.confirmation_send(appointment_id)

@@ -261,3 +261,24 @@ def test_the_desk_records_how_a_patient_hears_from_the_branch(stmarys):
     with schema_context(stmarys.schema):
         stored = Patient.objects.get(pk=patient["id"])
         assert (stored.contact_channel, stored.preferred_language, stored.reminders_opt_out) == ("sms", "", False)
+
+
+@pytest.mark.django_db
+def test_a_booking_is_confirmed_once_to_a_patient_who_can_be_reached(clinic, mailoutbox):
+    from scheduling.reminders import confirmation_send
+    from workers.models import OutboxMessage
+
+    day = next_weekday(1)
+    _by_email(clinic["first"], "first@example.org")
+    reachable = _book(clinic, "first", at(day, 9))
+    unreachable = _book(clinic, "second", at(day, 9, 30))  # no e-mail, no phone: nothing to send
+
+    queued = OutboxMessage.objects.filter(task_name="scheduling.send_confirmation")
+    assert [m.kwargs["appointment_id"] for m in queued] == [str(reachable.pk)]
+    assert confirmation_send(str(reachable.pk)) is True
+    assert confirmation_send(str(reachable.pk)) is False  # a re-delivered task sends nothing
+    assert confirmation_send(str(unreachable.pk)) is False
+    [mail] = mailoutbox
+    assert "is booked for" in mail.body
+    assert "09:00" in mail.body
+    assert "Consultation" not in mail.body

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -77,7 +78,7 @@ def test_the_relay_sends_each_message_from_its_own_branch(stmarys, riverside, sp
     assert sorted(q["headers"]["_schema_name"] for q in spare_redis.queued()) == ["riverside", "stmarys"]
 
 
-def test_a_prescription_saved_while_redis_is_down_goes_to_the_pdf_queue_when_it_is_back(stmarys, spare_redis):
+def test_a_prescription_and_a_booking_made_while_redis_is_down_are_queued_when_it_is_back(stmarys, spare_redis):
     from accounts.models import Role
     from clinical.models import Prescription
     from tests.clinical.conftest import assign, record, register
@@ -91,6 +92,7 @@ def test_a_prescription_saved_while_redis_is_down_goes_to_the_pdf_queue_when_it_
     line = {"medicine": "Paracetamol", "dose": "1 g", "frequency": "every 6 hours", "duration": "3 days"}
 
     made = record(stmarys, doctor, patient["id"], prescriptions=[line])  # saved: Redis is not needed to save
+    booked = _booking_for_reachable_patient(stmarys)  # booked too
     assert outbox_relay(celery_app=celery_app) == 0
     spare_redis.start()
     OutboxMessage.objects.update(available_at=timezone.now() - timedelta(seconds=1))
@@ -100,6 +102,36 @@ def test_a_prescription_saved_while_redis_is_down_goes_to_the_pdf_queue_when_it_
     assert sent >= 1
     assert queued["headers"]["task"] == "clinical.render_prescription"
     assert queued["headers"]["_schema_name"] == "stmarys"
-    assert all(q["headers"]["task"] != "clinical.render_prescription" for q in spare_redis.queued("default"))
+    [confirmation] = spare_redis.queued("default")
+    assert confirmation["headers"]["task"] == "scheduling.send_confirmation"
+    assert confirmation["headers"]["_schema_name"] == "stmarys"
+    assert str(booked.pk) in json.dumps(confirmation)
     with schema_context(stmarys.schema):
         assert Prescription.objects.get(pk=made["prescription"]["id"]).pdf_status == "pending"
+
+
+def _booking_for_reachable_patient(branch):
+    import datetime as dt
+
+    from accounts.models import Role
+    from clinical.models import Patient, Treatment
+    from scheduling.models import WorkingHours
+    from scheduling.services import appointment_book
+    from tests.scheduling.conftest import at, next_weekday
+
+    with schema_context(branch.schema):
+        doctor = branch.user(Role.DOCTOR)
+        day = next_weekday(2)
+        WorkingHours.objects.create(doctor=doctor, weekday=day.weekday(), starts=dt.time(9), ends=dt.time(12))
+        patient = Patient.objects.create(
+            mrn="OFF0001",
+            full_name="Offline Booker",
+            name_search="offline booker",
+            gender="other",
+            date_of_birth=dt.date(1980, 1, 1),
+            email="offline@example.org",
+            contact_channel="email",
+        )
+        treatment = Treatment.objects.create(name="Offline visit", code="OFFV", duration_minutes=15)
+        desk = branch.user(Role.RECEPTIONIST)
+        return appointment_book(patient=patient, doctor=doctor, treatment=treatment, start=at(day, 9), booked_by=desk)
