@@ -29,6 +29,18 @@ def bench_database_create(name: str) -> None:
     os.environ.setdefault("REDIS_URL", embedded.redis_url(db=9))
 
 
+def bench_redis_database(db: int) -> None:
+    """Point ``REDIS_URL`` at database ``db`` of the configured (``REDIS_URL``) or embedded Redis,
+    for a bench that runs workers of its own: neither a running ``up`` nor another bench then
+    takes its tasks, nor it theirs. Called before ``bench_database_create``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from config import embedded
+
+    base_url = os.environ.get("REDIS_URL") or embedded.redis_url()
+    os.environ["REDIS_URL"] = urlunsplit(urlsplit(base_url)._replace(path=f"/{db}"))
+
+
 def bench_database_drop(name: str) -> None:
     """Close Django's connections and drop the database ``bench_database_create`` made."""
     import psycopg

@@ -203,7 +203,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # PDFs render on a queue of their own, so a burst of prescriptions never holds up e-mails; the
 # pdf worker's processes are recycled sooner (WeasyPrint's memory grows with fonts and pages).
 CELERY_TASK_ROUTES = {"clinical.render_prescription": {"queue": "pdf"}}
-PDF_WORKER_MAX_TASKS_PER_CHILD = 50
+# Replacing a pool process stalls the queue for a second or more: it is done for growth
+# (memory) rather than after a few tasks.
+PDF_WORKER_MAX_TASKS_PER_CHILD = 1000
 PDF_WORKER_MAX_MEMORY_PER_CHILD = 400_000  # KiB
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 500
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = 300_000  # KiB
