@@ -198,3 +198,31 @@ def test_the_branch_logo_is_printed_and_nothing_else_is_fetched(stmarys, tmp_pat
     for refused in ("http://example.org/track.png", "file:///etc/passwd", "https://example.org/a.css"):
         with pytest.raises(ValueError, match="disallowed protocol"):
             prescription_fetcher().fetch(refused)
+
+
+@pytest.mark.django_db
+def test_the_desk_prints_from_the_profile_only_where_the_branch_allows_it(stmarys):
+    doctor, desk_user = stmarys.user(Role.DOCTOR), stmarys.user(Role.RECEPTIONIST)
+    patient = register(stmarys, full_name="Desk Printer")
+    assign(stmarys, patient["id"], doctor)
+    post(
+        stmarys.api(doctor),
+        "/api/treatments/record/",
+        {
+            "patient_id": patient["id"],
+            "diagnosis": "Sprain",
+            "prescriptions": [
+                {"medicine": "Ibuprofen", "dose": "400 mg", "frequency": "three times a day", "duration": "5 days"}
+            ],
+        },
+    )
+    profile = f"/patients/{patient['id']}/?tab=treatments"
+
+    not_allowed = stmarys.client(desk_user).get(profile).content.decode()
+    with schema_context("public"):
+        Hospital.objects.filter(pk=stmarys.hospital.pk).update(desk_prints_prescriptions=True)
+    allowed = stmarys.client(desk_user).get(profile).content.decode()
+
+    assert "pdf-status" not in not_allowed
+    assert 'class="d-flex flex-wrap align-items-center gap-2 pdf-status"' in allowed
+    assert "Sprain" not in allowed  # the diagnosis stays out of the desk's view
