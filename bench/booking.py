@@ -37,7 +37,6 @@ import http.client
 import json
 import math
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,6 +53,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("HOSPITAL_ENV", "local")
 
+from bench._figures import p50, p95  # noqa: E402 - after the path is set
+
 BENCH_DB = "hospital_bench_booking"
 SLUG = "bench"
 OPENS, CLOSES = dt.time(8), dt.time(18)
@@ -62,14 +63,6 @@ SLOTS_A_DAY = (CLOSES.hour - OPENS.hour) * dt.timedelta(hours=1) // VISIT
 TARGET_MS = 200.0
 # Marks each request in gunicorn's access log with the part of the bench that sent it.
 PHASE_HEADER = "X-Bench-Phase"
-
-
-def p50(samples: list[float]) -> float:
-    return statistics.median(samples)
-
-
-def p95(samples: list[float]) -> float:
-    return statistics.quantiles(samples, n=20, method="inclusive")[18]
 
 
 # --- the branch and what is booked ----------------------------------------------------------------------

@@ -38,6 +38,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("HOSPITAL_ENV", "local")
 
+from bench._figures import p50, p95  # noqa: E402 - after the path is set
+
 BENCH_DB = "hospital_bench_search"
 SLUG = "bench"
 TARGET_MS = 30.0
@@ -354,14 +356,6 @@ class Figures:
     # What one request sends to the database, and how many of those only set the search path.
     statements: int = 0
     search_path_sets: int = 0
-
-
-def p50(samples: list[float]) -> float:
-    return statistics.median(samples)
-
-
-def p95(samples: list[float]) -> float:
-    return statistics.quantiles(samples, n=20, method="inclusive")[18]
 
 
 def _requests_time(

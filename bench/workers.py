@@ -64,6 +64,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("HOSPITAL_ENV", "local")
 
+from bench._figures import p50, p95  # noqa: E402 - after the path is set
+
 BENCH_DB = "hospital_bench_workers"
 BENCH_REDIS_DB = 11
 SLUG = "bench"
@@ -101,14 +103,6 @@ ADVICE = [
     "खूब पानी पिएं और आराम करें।",
     "اشرب الكثير من السوائل واسترح.",
 ]
-
-
-def p50(samples: list[float]) -> float:
-    return statistics.median(samples)
-
-
-def p95(samples: list[float]) -> float:
-    return statistics.quantiles(samples, n=20, method="inclusive")[18]
 
 
 # --- the branch, its patients and their records ---------------------------------------------------
@@ -330,32 +324,18 @@ def _nicer() -> None:
 
 @contextlib.contextmanager
 def _pdf_worker(*, concurrency: int, logs: Path) -> Iterator[PdfWorker]:
-    """The pdf worker with the flags ``manage.py up`` gives it (tenants/management/commands/up.py),
+    """The pdf worker with the flags ``manage.py up`` gives it (``config/processes.py``),
     on the bench's database, Redis and MEDIA_ROOT (inherited from this process)."""
-    from django.conf import settings
 
     from config.embedded import stop_process
+    from config.processes import pdf_worker_command
 
-    flags = [
-        "--queues",
-        "pdf",
-        "--hostname",
-        "pdf@%h",
-        "--concurrency",
-        str(concurrency),
-        "--max-tasks-per-child",
-        str(settings.PDF_WORKER_MAX_TASKS_PER_CHILD),
-        "--max-memory-per-child",
-        str(settings.PDF_WORKER_MAX_MEMORY_PER_CHILD),
-        "--loglevel",
-        "INFO",
-    ]
-    celery = str(Path(sys.executable).parent / "celery")
+    command = pdf_worker_command(concurrency=concurrency)
     log = logs / "pdf-worker.log"
     started = time.monotonic()
     with open(log, "wb") as handle:
         process = subprocess.Popen(
-            [celery, "-A", "workers.celery", "worker", *flags],
+            command,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             cwd=ROOT,
             stdout=handle,
@@ -364,7 +344,7 @@ def _pdf_worker(*, concurrency: int, logs: Path) -> Iterator[PdfWorker]:
             preexec_fn=_nicer,
         )
     try:
-        worker = PdfWorker(process=process, log=log, flags=" ".join(flags), startup_seconds=0.0)
+        worker = PdfWorker(process=process, log=log, flags=" ".join(command[4:]), startup_seconds=0.0)
         deadline = started + 60
         while "ready." not in log.read_text(errors="replace"):
             if process.poll() is not None or time.monotonic() > deadline:

@@ -539,13 +539,15 @@ prescriptions = Router(tags=["prescriptions"], auth=BranchTokenAuth())
 PDF_RETRY_AFTER = 2
 
 
-def prescription_file_answer(prescription: Prescription) -> HttpResponse:
+def prescription_file_answer(prescription: Prescription, *, inline: bool = False) -> HttpResponse:
     """The PDF once it is ready; 202 with Retry-After while it renders; 503 if rendering failed
     (the workers retry it; staff see why on the record)."""
     if prescription.pdf_status == Prescription.PdfStatus.READY and prescription.pdf_file:
         record = prescription.record
         name = f"prescription-{record.patient.mrn}-{record.visit_at:%Y%m%d}-v{record.version}.pdf"
-        return FileResponse(prescription.pdf_file.open("rb"), content_type="application/pdf", filename=name)
+        return FileResponse(
+            prescription.pdf_file.open("rb"), content_type="application/pdf", filename=name, as_attachment=not inline
+        )
     if prescription.pdf_status == Prescription.PdfStatus.FAILED:
         failed = JsonResponse(
             {"detail": "The PDF could not be made; it is being tried again.", "code": "render_failed"}, status=503

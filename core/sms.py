@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,9 +27,10 @@ class TextMessage:
     template_id: str = ""
 
 
-class SmsBackend:
+class SmsBackend(ABC):
+    @abstractmethod
     def send(self, message: TextMessage) -> None:
-        raise NotImplementedError
+        """Hand ``message`` to the provider; raise if it was not taken (the task retries)."""
 
 
 class ConsoleBackend(SmsBackend):

@@ -9,12 +9,11 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from accounts.addresses import client_address
-from accounts.models import Role
 from accounts.permissions import BranchTokenAuth
 from clinical import selectors as clinical_selectors
 from clinical.api import ERRORS, page_answer, person_shape
 from clinical.models import AuditEvent
-from clinical.permissions import REGISTER_ROLES, VIEW_ROLES, role_check
+from clinical.permissions import VIEW_ROLES, role_check
 from core.branch import branch_day_start, branch_zone
 from core.errors import DomainError
 from scheduling import selectors, services
@@ -30,7 +29,7 @@ from scheduling.schemas import (
     SlotsOut,
 )
 
-BOOKING_ROLES = REGISTER_ROLES  # the desk and admins; patients book through the portal, doctors never
+BOOKING_ROLES = services.STAFF_ROLES  # patients book through the portal, doctors never
 # Declared for clients generated from the OpenAPI document; read by scheduling.idempotency.
 IDEMPOTENCY_HEADER = {
     "in": "header",
@@ -39,7 +38,6 @@ IDEMPOTENCY_HEADER = {
     "description": "Makes a retry safe: the same key and body answer the first booking again.",
     "schema": {"type": "string", "minLength": 1, "maxLength": 200},
 }
-COMPLETE_ROLES = frozenset({Role.DOCTOR, Role.HOSPITAL_ADMIN})  # a doctor their own visits only
 
 
 def _appointment_shape(appointment: Appointment) -> dict:
@@ -295,7 +293,7 @@ _life_route(
     "complete",
     "complete",
     "The doctor has seen the patient",
-    COMPLETE_ROLES,
+    services.COMPLETE_ROLES,
     AuditEvent.Action.COMPLETE,
     services.appointment_complete,
 )

@@ -76,8 +76,14 @@ def reminders_scan(*, now: dt.datetime | None = None) -> int:
         return 0
     # Far enough ahead to catch a reminder pulled earlier by quiet hours.
     horizon = now + dt.timedelta(minutes=offsets[0]) + dt.timedelta(days=1)
-    upcoming = Appointment.objects.select_related("patient").filter(
-        status=Appointment.Status.BOOKED, start__gt=now, start__lte=horizon
+    upcoming = list(
+        Appointment.objects.select_related("patient").filter(
+            status=Appointment.Status.BOOKED, start__gt=now, start__lte=horizon
+        )
+    )
+    # What earlier scans made, in one query: every scan passes over the same visits again.
+    existing = set(
+        ReminderSend.objects.filter(appointment__in=upcoming).values_list("appointment_id", "offset_minutes", "channel")
     )
     made = 0
     for appointment in upcoming:
@@ -95,7 +101,8 @@ def reminders_scan(*, now: dt.datetime | None = None) -> int:
             # Only the latest of those due: after a pause (the workers down for a day) a patient
             # gets one reminder, not the day-before and the two-hours one at once.
             minutes, due = min(due_now)
-            made += _make(appointment, minutes, channel, due)
+            if (appointment.pk, minutes, channel) not in existing:
+                made += _make(appointment, minutes, channel, due)
     return made
 
 

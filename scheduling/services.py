@@ -26,7 +26,10 @@ from workers.outbox import outbox_enqueue
 
 DOCTOR_CLASH = "scheduling_appt_doctor_no_overlap"
 PATIENT_CLASH = "scheduling_appt_patient_no_overlap"
-STAFF_ROLES = (Role.HOSPITAL_ADMIN, Role.RECEPTIONIST)
+# Who books, moves, cancels, checks in and marks no-shows (the desk and admins); who completes a
+# visit (its doctor, or an admin). The API's routes and the pages' buttons both use these.
+STAFF_ROLES: frozenset[str] = frozenset({Role.HOSPITAL_ADMIN, Role.RECEPTIONIST})
+COMPLETE_ROLES: frozenset[str] = frozenset({Role.DOCTOR, Role.HOSPITAL_ADMIN})
 # How far from today a visit may be booked, back-entries included.
 BOOKING_HORIZON = dt.timedelta(days=2 * 366)
 # Tells a patient their visit was moved or cancelled (scheduling/tasks.py).

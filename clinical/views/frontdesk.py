@@ -29,6 +29,7 @@ from clinical.permissions import EDITABLE_FIELDS, REGISTER_ROLES, SAFETY_FIELDS
 from clinical.views.common import form_errors, page_access
 from core.branch import branch_current, branch_today
 from core.errors import DomainError
+from core.params import uuid_param, whole_number_param
 
 desk_required = role_required(Role.HOSPITAL_ADMIN, Role.RECEPTIONIST)
 
@@ -207,9 +208,7 @@ def patient_edit(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
 
 
 def _page_number(value: str | None) -> int:
-    if not value or not value.isascii() or not value.isdecimal():  # "²" is a digit to isdigit()
-        return 1
-    return int(value) if 0 < int(value) < 10_000 else 1
+    return whole_number_param(value, below=10_000) or 1
 
 
 @login_required
@@ -249,18 +248,11 @@ def patient_profile(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse
 # --- follow-ups to book ---------------------------------------------------------------------------
 
 
-def _uuid(value: str | None) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value or "")
-    except ValueError:
-        return None
-
-
 @desk_required
 @require_http_methods(["GET", "POST"])
 def follow_ups(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        record_id = _uuid(request.POST.get("record"))
+        record_id = uuid_param(request.POST.get("record"))
         record = selectors.follow_ups_to_book().filter(pk=record_id).first() if record_id else None
         if record is None:
             messages.info(request, _("That follow-up is already off the list."))

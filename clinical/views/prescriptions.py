@@ -49,9 +49,7 @@ def prescription_pdf(request: HttpRequest, prescription_id: uuid.UUID) -> HttpRe
         prescription = selectors.prescription_get(prescription_id) or prescription
     if prescription.pdf_status != Prescription.PdfStatus.READY:
         return render(request, "clinical/_pdf_status.html", {"prescription": prescription, "page": True}, status=503)
-    response = prescription_file_answer(prescription)
-    response["Content-Disposition"] = response["Content-Disposition"].replace("attachment", "inline")
-    return response
+    return prescription_file_answer(prescription, inline=True)  # opens in the browser, to print
 
 
 @staff_required

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('scheduling', '0003_reminder_sends'),
+        ("scheduling", "0003_reminder_sends"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='appointment',
-            name='confirmation_sent_at',
+            model_name="appointment",
+            name="confirmation_sent_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.db import transaction
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
@@ -35,11 +36,16 @@ def _doctor_or_404(doctor_id: int) -> User:
     return get_object_or_404(User, pk=doctor_id, role=Role.DOCTOR)
 
 
+def _weeks_text(doctors: list[User]) -> dict[int, dict[int, str]]:
+    """Each doctor's week as typed on the form ("09:00-13:00, 14:00-17:00" a day), in one query."""
+    text: dict[int, dict[int, list[str]]] = {d.pk: {day: [] for day, _label in WEEKDAYS} for d in doctors}
+    for hours in WorkingHours.objects.filter(doctor__in=doctors).order_by("weekday", "starts"):
+        text[hours.doctor_id][hours.weekday].append(f"{hours.starts:%H:%M}-{hours.ends:%H:%M}")
+    return {pk: {day: ", ".join(parts) for day, parts in week.items()} for pk, week in text.items()}
+
+
 def _week_text(doctor: User) -> dict[int, str]:
-    text: dict[int, list[str]] = {day: [] for day, _label in WEEKDAYS}
-    for hours in WorkingHours.objects.filter(doctor=doctor).order_by("weekday", "starts"):
-        text[hours.weekday].append(f"{hours.starts:%H:%M}-{hours.ends:%H:%M}")
-    return {day: ", ".join(parts) for day, parts in text.items()}
+    return _weeks_text([doctor])[doctor.pk]
 
 
 def _week_parse(post: Any) -> tuple[dict[int, list[tuple[dt.time, dt.time]]], list[tuple[str, str]]]:
@@ -74,15 +80,14 @@ def _local_input(value: str) -> dt.datetime | None:
 @require_http_methods(["GET"])
 def doctors(request: HttpRequest) -> HttpResponse:
     listed = list(selectors.doctors_list())
-    now = timezone.now()
-    rows = [
-        {
-            "doctor": doctor,
-            "week": _week_text(doctor),
-            "leave": selectors.leave_of(doctor, upcoming_from=now).count(),
-        }
-        for doctor in listed
-    ]
+    weeks = _weeks_text(listed)
+    leave = dict(
+        Leave.objects.filter(doctor__in=listed, ends_at__gt=timezone.now())
+        .values_list("doctor")
+        .annotate(n=Count("pk"))
+        .values_list("doctor", "n")
+    )
+    rows = [{"doctor": d, "week": weeks[d.pk], "leave": leave.get(d.pk, 0)} for d in listed]
     short_days = [WEEKDAYS_ABBR[day] for day, _label in WEEKDAYS]
     return render(request, "scheduling/admin/doctors.html", {"rows": rows, "short_days": short_days})
 

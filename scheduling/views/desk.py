@@ -26,6 +26,7 @@ from clinical.models import AuditEvent, Patient, Treatment
 from clinical.permissions import role_check
 from core.branch import branch_day_start, branch_today, branch_zone
 from core.errors import DomainError
+from core.params import uuid_param, whole_number_param
 from scheduling import selectors, services
 from scheduling.models import Appointment
 
@@ -45,18 +46,6 @@ def _day(value: str | None, default: dt.date) -> dt.date:
     return day if dt.date(2000, 1, 1) <= day <= dt.date(2100, 1, 1) else default
 
 
-def _int(value: str | None) -> int | None:
-    # isdecimal alone lets "²" or Arabic-Indic digits through, which int() may refuse or misread.
-    return int(value) if value and value.isascii() and value.isdecimal() and len(value) < 10 else None
-
-
-def _uuid(value: str | None) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value or "")
-    except ValueError:
-        return None
-
-
 def _doctors() -> list[User]:
     return list(selectors.doctors_list())
 
@@ -66,7 +55,7 @@ def _doctor_for(request: HttpRequest, doctors: list[User]) -> User | None:
     user: User = request.user  # type: ignore[assignment]
     if user.role == Role.DOCTOR:
         return user
-    chosen = _int(request.GET.get("doctor"))
+    chosen = whole_number_param(request.GET.get("doctor"))
     return next((d for d in doctors if d.pk == chosen), doctors[0] if doctors else None)
 
 
@@ -140,10 +129,10 @@ def _change(request: HttpRequest, appointment: Appointment, action: str) -> Appo
 # Who may press each of a visit's buttons (the service checks the rest: a doctor completes only
 # their own visits), and the audit action a refusal is recorded under.
 ACTION_ROLES = {
-    "cancel": (frozenset(services.STAFF_ROLES), AuditEvent.Action.CANCEL),
-    "check-in": (frozenset(services.STAFF_ROLES), AuditEvent.Action.CHECK_IN),
-    "no-show": (frozenset(services.STAFF_ROLES), AuditEvent.Action.NO_SHOW),
-    "complete": (frozenset({Role.DOCTOR, Role.HOSPITAL_ADMIN}), AuditEvent.Action.COMPLETE),
+    "cancel": (services.STAFF_ROLES, AuditEvent.Action.CANCEL),
+    "check-in": (services.STAFF_ROLES, AuditEvent.Action.CHECK_IN),
+    "no-show": (services.STAFF_ROLES, AuditEvent.Action.NO_SHOW),
+    "complete": (services.COMPLETE_ROLES, AuditEvent.Action.COMPLETE),
 }
 DONE_MESSAGES = {
     "cancel": _("The appointment of %(name)s at %(time)s is cancelled; the slot is free again."),
@@ -183,13 +172,13 @@ def _booking_choices(request: HttpRequest, source: Any, *, sent: bool) -> dict[s
     moving = None
     follow_up = None
     patient = None
-    moved_id = _uuid(source.get("move"))
+    moved_id = uuid_param(source.get("move"))
     if moved_id:
         moving = selectors.appointments_for(user=request.user).filter(pk=moved_id).first()  # type: ignore[arg-type]
         if moving is None:
             raise Http404(_("No such appointment."))
         patient = moving.patient
-    record_id = _uuid(source.get("follow_up"))
+    record_id = uuid_param(source.get("follow_up"))
     if record_id:
         # Sent: the service tells a follow-up another desk booked meanwhile (409, form kept).
         advised = clinical_selectors.follow_ups_advised() if sent else clinical_selectors.follow_ups_to_book()
@@ -198,15 +187,15 @@ def _booking_choices(request: HttpRequest, source: Any, *, sent: bool) -> dict[s
             raise Http404(_("That follow-up is already off the list."))
         patient = follow_up.patient
     if patient is None:
-        patient_id = _uuid(source.get("patient"))
+        patient_id = uuid_param(source.get("patient"))
         patient = clinical_selectors.patient_get(patient_id) if patient_id else None
     doctors = _doctors()
     default_doctor = moving.doctor if moving else (follow_up.doctor if follow_up else None)
-    doctor_id = _int(source.get("doctor")) or (default_doctor.pk if default_doctor else None)
+    doctor_id = whole_number_param(source.get("doctor")) or (default_doctor.pk if default_doctor else None)
     doctor = next((d for d in doctors if d.pk == doctor_id), None)
     treatments = list(Treatment.objects.filter(active=True).order_by("name"))
     default_treatment = moving.treatment_id if moving else (follow_up.treatment_id if follow_up else None)
-    treatment_id = _int(source.get("treatment")) or default_treatment
+    treatment_id = whole_number_param(source.get("treatment")) or default_treatment
     treatment = next((t for t in treatments if t.pk == treatment_id), None)
     if not sent:  # a page opened: the first of each to start with; a form sent books what it says
         doctor = doctor or (doctors[0] if doctors else None)

@@ -19,9 +19,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from config import embedded
+from config.processes import default_worker_command, pdf_worker_command
 from tenants.demo import DEMO_PASSWORD, demo_logins, demo_seed
-
-QUEUES = "default"
 
 
 def _lower_priority() -> None:
@@ -106,36 +105,8 @@ class Command(BaseCommand):
                 "--graceful-timeout",
                 "10",
             ],
-            "worker": [
-                os.path.join(bin_dir, "celery"),
-                "-A",
-                "workers.celery",
-                "worker",
-                "--queues",
-                QUEUES,
-                "--concurrency",
-                "2",
-                "--loglevel",
-                "INFO",
-            ],
-            "pdf-worker": [
-                os.path.join(bin_dir, "celery"),
-                "-A",
-                "workers.celery",
-                "worker",
-                "--queues",
-                "pdf",
-                "--hostname",
-                "pdf@%h",
-                "--concurrency",
-                "1",
-                "--max-tasks-per-child",
-                str(settings.PDF_WORKER_MAX_TASKS_PER_CHILD),
-                "--max-memory-per-child",
-                str(settings.PDF_WORKER_MAX_MEMORY_PER_CHILD),
-                "--loglevel",
-                "INFO",
-            ],
+            "worker": default_worker_command(),
+            "pdf-worker": pdf_worker_command(),
             "beat": [
                 os.path.join(bin_dir, "celery"),
                 "-A",
