@@ -194,40 +194,46 @@ def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def worker_start(env: dict[str, str], log: Path, *, queues: str = "default,pdf") -> subprocess.Popen:
+    """A real Celery worker with ``env`` (see ``worker_env``), logging to ``log``; returns once it
+    is ready to take tasks."""
+    with open(log, "w") as handle:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers.celery",
+                "worker",
+                "--queues",
+                queues,
+                "--concurrency",
+                "1",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            env=env,
+            cwd=settings.BASE_DIR,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    _wait_for_worker(process, log)
+    return process
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory) -> Worker:
     mail_dir = tmp_path_factory.mktemp("mail")
     with django_db_blocker.unblock():
         env = worker_env({"EMAIL_FILE_PATH": str(mail_dir)})
     _purge_queue()
-    log = open(tmp_path_factory.mktemp("worker") / "worker.log", "w")  # noqa: SIM115 - closed at teardown
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers.celery",
-            "worker",
-            "--queues",
-            "default,pdf",
-            "--concurrency",
-            "1",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        env=env,
-        cwd=settings.BASE_DIR,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    _wait_for_worker(process, Path(log.name))
+    process = worker_start(env, tmp_path_factory.mktemp("worker") / "worker.log")
     yield Worker(mail_dir=mail_dir, process=process)
     stop_process(process)
-    log.close()
 
 
 def _purge_queue() -> None:
