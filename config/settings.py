@@ -18,6 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from config import embedded, env
+from config.storages import s3_storages
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 LOCAL_DIR = embedded.LOCAL
@@ -324,9 +325,30 @@ MEDIA_URL = "/media/"  # never served publicly; private files go through permiss
 STORAGES = {
     # One folder per branch's schema: no file crosses branches.
     "default": {"BACKEND": "django_tenants.files.storage.TenantFileSystemStorage"},
+    # Files of the platform itself (branch logos), whatever branch a request is in.
+    "platform": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT / "platform"},
+    },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
+# An S3-compatible bucket instead (AWS S3, MinIO, Ceph...): one key prefix per branch, and
+# "platform/" for the platform's files. Keys come from S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY
+# (or their _FILE), else from boto3's own chain (AWS_* variables, an instance or pod role).
+S3_BUCKET = env.get("S3_BUCKET")
+if S3_BUCKET:
+    STORAGES.update(
+        s3_storages(
+            bucket=S3_BUCKET,
+            endpoint_url=env.get("S3_ENDPOINT_URL"),
+            region=env.get("S3_REGION"),
+            addressing_style=env.get("S3_ADDRESSING_STYLE"),
+            access_key=env.get("S3_ACCESS_KEY_ID"),
+            secret_key=env.get("S3_SECRET_ACCESS_KEY"),
+            prefix=env.get("S3_PREFIX") or "",
+        )
+    )
 
 # --- text messages ------------------------------------------------------------------------------
 # A provider's backend subclasses core.sms.SmsBackend; the default writes messages to a file.

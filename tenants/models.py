@@ -1,12 +1,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
-from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
-from django.core.files.storage import FileSystemStorage
+from django.core.files.storage import Storage, storages
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -25,9 +23,10 @@ class HospitalGroup(models.Model):
         return self.name
 
 
-def platform_storage() -> FileSystemStorage:
-    """Files of the platform itself (branch logos): one folder, whatever branch a request is in."""
-    return FileSystemStorage(location=Path(settings.MEDIA_ROOT) / "platform")
+def platform_storage() -> Storage:
+    """Files of the platform itself (branch logos), whatever branch a request is in: the
+    ``platform`` storage of ``STORAGES``."""
+    return storages["platform"]
 
 
 LOGO_MAX_BYTES = 1024 * 1024

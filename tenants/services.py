@@ -43,6 +43,7 @@ RESERVED_SLUGS = {
     "pg-catalog",
     "pg-toast",
     "branch-template",
+    "platform",  # the platform's own files (logos) sit beside the branches' folders
 }
 
 

@@ -7,6 +7,7 @@ committed data (a real worker, a real browser) make it through ``committed`` and
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -19,10 +20,12 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context
+from redis import Redis
+from tenant_schemas_celery.app import CeleryApp
 
 from accounts.models import Role, User
 from accounts.tokens import tokens_issue
-from config.embedded import stop_process
+from config.embedded import free_port, stop_process, valkey_process
 from tenants.models import Hospital
 
 PASSWORD = "correct-horse-battery-staple"
@@ -251,3 +254,54 @@ def _wait_for_worker(process: subprocess.Popen, log: Path) -> None:
             break
         time.sleep(0.2)
     raise RuntimeError(f"the Celery worker did not start:\n{log.read_text()[-3000:]}")
+
+
+# --- a Redis of a test's own ------------------------------------------------------------------
+
+
+class SpareRedis:
+    """A Redis (Valkey) server of a test's own, to stop and start again on the same port."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = valkey_process(self.directory, self.port)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+
+    def queued(self, queue: str = "default") -> list[dict]:
+        raw = Redis.from_url(self.url).lrange(queue, 0, -1)
+        return [json.loads(item) for item in raw]
+
+    def take_commits(self, monkeypatch) -> None:
+        """Send what this process's commits hand to the outbox to this Redis (as a worker
+        started with ``REDIS_URL=self.url`` sees it), not to the session's."""
+        from workers import outbox
+
+        app = self.celery_app()
+        monkeypatch.setattr(outbox, "_relay_quietly", lambda pk: outbox.outbox_relay(ids=[pk], celery_app=app))
+
+    def celery_app(self) -> CeleryApp:
+        app = CeleryApp("spare", task_cls="workers.base:BranchTask")
+        app.config_from_object("django.conf:settings", namespace="CELERY")
+        app.conf.broker_url = self.url
+        app.conf.broker_connection_retry = False
+        app.conf.broker_connection_max_retries = 0
+        return app
+
+
+@pytest.fixture
+def spare_redis(tmp_path):
+    server = SpareRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()

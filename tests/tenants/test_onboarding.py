@@ -348,6 +348,7 @@ BAD_INPUT = [
     ({"slug": "api"}, 422, "slug"),
     ({"slug": "extensions"}, 422, "slug"),
     ({"slug": "branch-template"}, 422, "slug"),
+    ({"slug": "platform"}, 422, "slug"),
     ({"slug": "stmarys"}, 409, "slug"),
     ({"country": "ZZ"}, 422, "country"),
     ({"time_zone": "Mars/Olympus"}, 422, "time_zone"),

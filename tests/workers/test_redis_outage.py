@@ -23,7 +23,6 @@ from tests.clinical.conftest import assign, post, register
 from tests.clinical.test_prescription_pdf import _remove
 from tests.conftest import worker_env, worker_start
 from tests.scheduling.conftest import at
-from workers import outbox
 from workers.models import OutboxMessage
 
 pytestmark = pytest.mark.worker
@@ -47,9 +46,7 @@ def test_what_was_saved_while_redis_was_down_is_delivered_when_it_is_back(
     worker = worker_start(env, tmp_path / "worker.log")
     processes = [worker]
     committed.cleanup(lambda: [stop_process(p) for p in processes])
-    # This process's own relay after each commit goes to the same (spare) Redis as the worker.
-    spare_app = spare_redis.celery_app()
-    monkeypatch.setattr(outbox, "_relay_quietly", lambda pk: outbox.outbox_relay(ids=[pk], celery_app=spare_app))
+    spare_redis.take_commits(monkeypatch)
 
     spare_redis.stop()
     doctor = stmarys.user(Role.DOCTOR)
