@@ -24,6 +24,7 @@ NAVIGATION = [
     (_("Audit trail"), "clinical:audit", {Role.HOSPITAL_ADMIN}, ADMINISTRATION),
     (_("Staff"), "accounts:staff_list", {Role.HOSPITAL_ADMIN}, ADMINISTRATION),
     (_("Security log"), "accounts:security_log", {Role.HOSPITAL_ADMIN}, ADMINISTRATION),
+    (_("Reminders and printing"), "scheduling:branch_settings", {Role.HOSPITAL_ADMIN}, ADMINISTRATION),
 ]
 
 

@@ -95,6 +95,7 @@ class SecurityEvent(models.Model):
         ROLE_CHANGED = "role_changed", _("Role changed")
         DEACTIVATED = "deactivated", _("Deactivated")
         REACTIVATED = "reactivated", _("Reactivated")
+        SETTINGS_CHANGED = "settings_changed", _("Branch settings changed")
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -7,6 +7,7 @@ import logging
 import re
 import zoneinfo
 from dataclasses import dataclass
+from datetime import time as dt_time
 from datetime import timedelta
 
 import phonenumbers
@@ -18,8 +19,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context, schema_exists
 
+from accounts.audit import security_event_record
 from accounts.links import set_password_link
-from accounts.models import Role, User
+from accounts.models import Role, SecurityEvent, User
 from accounts.services import roles_ensure, staff_invite
 from core.db import advisory_lock_held, tenant_connection
 from core.errors import DomainError
@@ -275,3 +277,70 @@ def branches_reap(*, older_than: timedelta = timedelta(minutes=10)) -> list[str]
                 branch_remove(hospital)
                 removed.append(hospital.slug)
     return removed
+
+
+# --- a branch's own settings, set by its admins -----------------------------------------------
+
+REMINDER_OFFSETS_MAX = 4
+REMINDER_OFFSET_MINUTES = (15, 14 * 24 * 60)  # from a quarter of an hour to two weeks before
+SMS_TEMPLATE_KINDS = ("reminder", "confirmation")
+_SMS_SENDER = re.compile(r"^[A-Za-z0-9]{1,11}$|^\+?[0-9]{3,15}$")
+_SMS_TEMPLATE_ID = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
+
+
+@dataclass(frozen=True)
+class BranchMessaging:
+    """What a branch's admins decide about reminders, text messages and printing."""
+
+    reminder_offsets_minutes: list[int]
+    quiet_hours_start: dt_time
+    quiet_hours_end: dt_time
+    sms_sender_id: str
+    sms_template_ids: dict[str, str]
+    desk_prints_prescriptions: bool
+
+
+def branch_messaging_update(*, hospital: Hospital, messaging: BranchMessaging, changed_by: User) -> Hospital:
+    """Save the branch's reminder offsets, quiet hours, SMS sender and template ids and whether
+    the desk prints prescriptions; a security event names what changed. Nothing is saved if any
+    value is refused (422 on its field)."""
+    errors = []
+    offsets = messaging.reminder_offsets_minutes
+    low, high = REMINDER_OFFSET_MINUTES
+    if len(offsets) > REMINDER_OFFSETS_MAX:
+        errors.append(("reminder_offsets", _("At most %(n)d reminders a visit.") % {"n": REMINDER_OFFSETS_MAX}))
+    elif any(not low <= minutes <= high for minutes in offsets):
+        errors.append(("reminder_offsets", _("Each reminder goes between 15 minutes and 14 days before the visit.")))
+    elif len(set(offsets)) != len(offsets):
+        errors.append(("reminder_offsets", _("The same time is given twice.")))
+    if messaging.sms_sender_id and not _SMS_SENDER.match(messaging.sms_sender_id):
+        errors.append(("sms_sender_id", _("Up to 11 letters and digits, or a phone number.")))
+    for kind, template_id in messaging.sms_template_ids.items():
+        if kind not in SMS_TEMPLATE_KINDS:
+            errors.append((f"sms_template_{kind}", _("Unknown kind of message.")))
+        elif template_id and not _SMS_TEMPLATE_ID.match(template_id):
+            errors.append((f"sms_template_{kind}", _("Up to 40 letters, digits, dots, dashes or underscores.")))
+    if errors:
+        raise DomainError.invalid_fields(errors)
+    values = {
+        "reminder_offsets_minutes": sorted(offsets, reverse=True),
+        "quiet_hours_start": messaging.quiet_hours_start,
+        "quiet_hours_end": messaging.quiet_hours_end,
+        "sms_sender_id": messaging.sms_sender_id,
+        "sms_template_ids": {kind: value for kind, value in messaging.sms_template_ids.items() if value},
+        "desk_prints_prescriptions": messaging.desk_prints_prescriptions,
+    }
+    with transaction.atomic():
+        current = Hospital.objects.select_for_update().get(pk=hospital.pk)
+        changed = {
+            name: [str(getattr(current, name)), str(value)]
+            for name, value in values.items()
+            if getattr(current, name) != value
+        }
+        if not changed:
+            return current
+        for name, value in values.items():
+            setattr(current, name, value)
+        current.save(update_fields=list(values))
+        security_event_record(kind=SecurityEvent.Kind.SETTINGS_CHANGED, actor=changed_by, changed=changed)
+    return current

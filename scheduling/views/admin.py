@@ -4,6 +4,7 @@ settling the visits a leave catches (move or cancel, all in one step, each patie
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from typing import Any
 
@@ -21,10 +22,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.addresses import client_address
 from accounts.models import Role, User
 from accounts.permissions import admin_required
-from core.branch import branch_zone
+from core.branch import branch_current, branch_zone
 from core.errors import DomainError
 from scheduling import selectors, services
 from scheduling.models import Appointment, DoctorProfile, Leave, WorkingHours
+from tenants import services as tenants_services
 
 WEEKDAYS = WorkingHours.Weekday.choices
 # "09:00-13:00, 14:00-17:30": a day's intervals as the admin types them.
@@ -245,10 +247,113 @@ def _decisions(request: HttpRequest, caught: list[Any]) -> list[services.LeaveDe
     return decisions
 
 
+def _hours_parse(text: str) -> list[int] | None:
+    """ "24, 2" (hours before the visit; "0.5" is half an hour) as minutes, or None if unreadable."""
+    minutes = []
+    for part in re.split(r"[,،;\s]+", text.strip()):
+        if not part:
+            continue
+        try:
+            hours = float(part.replace("h", ""))
+        except ValueError:
+            return None
+        if not math.isfinite(hours) or abs(hours) > 100_000:  # "nan", "1e400": not a time
+            return None
+        minutes.append(round(hours * 60))
+    return minutes
+
+
+def _time_parse(text: str) -> dt.time | None:
+    try:
+        return dt.time.fromisoformat(text.strip())
+    except ValueError:
+        return None
+
+
+def _hours_text(minutes: list[int]) -> str:
+    return ", ".join(f"{m / 60:g}" for m in minutes)
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def branch_settings(request: HttpRequest) -> HttpResponse:
+    """The branch's reminders, quiet hours, text-message ids and whether the desk prints
+    prescriptions: decided by its admins, not the platform's operators."""
+    branch = branch_current()
+    errors: dict[str, str] = {}
+    status = 200
+    sent = request.POST
+    if request.method == "POST":
+        offsets = _hours_parse(sent.get("reminder_offsets", ""))
+        quiet_start, quiet_end = (
+            _time_parse(sent.get("quiet_hours_start", "")),
+            _time_parse(sent.get("quiet_hours_end", "")),
+        )
+        typed = [
+            (field, message)
+            for field, bad, message in [
+                ("reminder_offsets", offsets is None, _("Write hours before the visit, e.g. 24, 2.")),
+                ("quiet_hours_start", quiet_start is None, _("A time, e.g. 21:00.")),
+                ("quiet_hours_end", quiet_end is None, _("A time, e.g. 08:00.")),
+            ]
+            if bad
+        ]
+        try:
+            if typed:
+                raise DomainError.invalid_fields(typed)
+            tenants_services.branch_messaging_update(
+                hospital=branch,
+                messaging=tenants_services.BranchMessaging(
+                    reminder_offsets_minutes=offsets or [],
+                    quiet_hours_start=quiet_start,  # type: ignore[arg-type]
+                    quiet_hours_end=quiet_end,  # type: ignore[arg-type]
+                    sms_sender_id=sent.get("sms_sender_id", "").strip(),
+                    sms_template_ids={
+                        kind: sent.get(f"sms_template_{kind}", "").strip()
+                        for kind in tenants_services.SMS_TEMPLATE_KINDS
+                    },
+                    desk_prints_prescriptions=sent.get("desk_prints_prescriptions") == "on",
+                ),
+                changed_by=request.user,  # type: ignore[arg-type]
+            )
+        except DomainError as exc:
+            errors = {field or "": message for field, message in exc.errors or [(exc.field, exc.message)]}
+            status = 422
+        else:
+            messages.success(request, _("The branch's settings are saved."))
+            return redirect("scheduling:branch_settings")
+    if request.method == "POST":
+        form = {
+            name: sent.get(name, "")
+            for name in ("reminder_offsets", "quiet_hours_start", "quiet_hours_end", "sms_sender_id")
+        }
+        form["desk_prints_prescriptions"] = sent.get("desk_prints_prescriptions") == "on"
+        templates = {kind: sent.get(f"sms_template_{kind}", "") for kind in tenants_services.SMS_TEMPLATE_KINDS}
+    else:
+        form = {
+            "reminder_offsets": _hours_text(branch.reminder_offsets_minutes),
+            "quiet_hours_start": branch.quiet_hours_start.strftime("%H:%M"),
+            "quiet_hours_end": branch.quiet_hours_end.strftime("%H:%M"),
+            "sms_sender_id": branch.sms_sender_id,
+            "desk_prints_prescriptions": branch.desk_prints_prescriptions,
+        }
+        templates = {
+            kind: (branch.sms_template_ids or {}).get(kind, "") for kind in tenants_services.SMS_TEMPLATE_KINDS
+        }
+    context = {
+        "form": form,
+        "templates": [(kind, templates[kind], errors.get(f"sms_template_{kind}")) for kind in templates],
+        "errors": errors,
+        "time_zone": branch_zone().key,
+    }
+    return render(request, "scheduling/admin/branch_settings.html", context, status=status)
+
+
 urlpatterns = [
     path("doctors/", doctors, name="doctors"),
     path("doctors/<int:doctor_id>/", doctor_edit, name="doctor_edit"),
     path("doctors/<int:doctor_id>/leave/", leave_add, name="leave_add"),
     path("leave/<int:leave_id>/", leave_settle, name="leave_settle"),
     path("leave/<int:leave_id>/remove/", leave_remove, name="leave_remove"),
+    path("settings/", branch_settings, name="branch_settings"),
 ]

@@ -21,6 +21,7 @@ from config.api import branch_api
 from core.branch import branch_today
 from scheduling.models import Appointment, DoctorProfile, Leave, WorkingHours
 from scheduling.services import Override, appointment_book, appointment_check_in
+from tenants.models import Hospital
 from tests.clinical.conftest import register
 from tests.scheduling.conftest import at, next_weekday
 
@@ -106,6 +107,11 @@ def state_of(branch) -> dict:
             "hours": list(WorkingHours.objects.order_by("pk").values_list("doctor_id", "weekday", "starts", "ends")),
             "leave": list(Leave.objects.order_by("pk").values_list("pk", "starts_at", "ends_at")),
             "profiles": list(DoctorProfile.objects.order_by("pk").values_list("user_id", "specialty", "room")),
+            "settings": list(
+                Hospital.objects.filter(pk=branch.hospital.pk).values_list(
+                    "reminder_offsets_minutes", "quiet_hours_start", "quiet_hours_end", "desk_prints_prescriptions"
+                )
+            ),
         }
 
 
@@ -256,6 +262,7 @@ PAGES = {
     "leave_add": ("scheduling:leave_add", not_allowed({"admin": 405}), page_row({"admin": 302})),
     "leave_settle": ("scheduling:leave_settle", page_row({"admin": 200}), page_row({"admin": 302})),
     "leave_remove": ("scheduling:leave_remove", not_allowed({"admin": 405}), page_row({"admin": 302})),
+    "branch_settings": ("scheduling:branch_settings", page_row({"admin": 200}), page_row({"admin": 302})),
 }
 # The desk's complete is refused by the service after the role check passed: the page says so.
 PAGES["complete"][2]["receptionist"] = 403
@@ -291,6 +298,9 @@ def _page(label: str, world: Clinic, stmarys) -> tuple[str, dict]:
         if label in ("leave_settle", "leave_remove"):
             leave = _leave(world)
             return reverse(name, args=[leave.pk]), {f"decision_{world.future_visit.pk}": "cancel"}
+        if label == "branch_settings":
+            body = {"reminder_offsets": "48, 3", "quiet_hours_start": "22:00", "quiet_hours_end": "07:00"}
+            return reverse(name), body
         query = f"?doctor={world.doctor.pk}&date={day}" if label in ("schedule", "day_print") else ""
         url = reverse(name) + query
         if label == "book":
