@@ -192,6 +192,12 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task running when the connection to Redis drops cannot be acknowledged: it is stopped and
+# comes back from the queue (Celery 6's default), rather than finishing while another worker may
+# already run it again.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Workers log through LOGGING like the web, so each line names the branch and the task's id.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # No task may run longer than this (a PDF takes about a second); far below the visibility
 # timeout, so a message is never handed to a second worker while the first still works on it.
 CELERY_TASK_SOFT_TIME_LIMIT = 240

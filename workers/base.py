@@ -13,6 +13,8 @@ import logging
 from django.db import connection
 from tenant_schemas_celery.task import TenantTask
 
+from config.logging import request_id_var
+
 logger = logging.getLogger(__name__)
 
 
@@ -20,7 +22,20 @@ class WrongSchemaError(RuntimeError):
     pass
 
 
-class BranchTask(TenantTask):
+class _LoggedTask(TenantTask):
+    """Log lines written while the task runs carry its id where a request's would be."""
+
+    abstract = True
+
+    def __call__(self, *args, **kwargs):
+        token = request_id_var.set(self.request.id or "-")
+        try:
+            return super().__call__(*args, **kwargs)
+        finally:
+            request_id_var.reset(token)
+
+
+class BranchTask(_LoggedTask):
     abstract = True
 
     def __call__(self, *args, **kwargs):
@@ -28,9 +43,8 @@ class BranchTask(TenantTask):
         if schema == "public":
             logger.error("refusing to run %s in the public schema", self.name)
             raise WrongSchemaError(f"{self.name} must run in a branch, not in public")
-        logger.info("running %s", self.name, extra={"branch": schema})
         return super().__call__(*args, **kwargs)
 
 
-class PlatformTask(TenantTask):
+class PlatformTask(_LoggedTask):
     abstract = True

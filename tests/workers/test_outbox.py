@@ -106,6 +106,9 @@ def test_a_prescription_and_a_booking_made_while_redis_is_down_are_queued_when_i
     assert confirmation["headers"]["task"] == "scheduling.send_confirmation"
     assert confirmation["headers"]["_schema_name"] == "stmarys"
     assert str(booked.pk) in json.dumps(confirmation)
+    # Only ids travel through the broker: no name, address or medicine.
+    for secret in ("Offline", "offline@example.org", "Paracetamol", "OFF0001", patient["mrn"]):
+        assert secret not in json.dumps(queued) + json.dumps(confirmation)
     with schema_context(stmarys.schema):
         assert Prescription.objects.get(pk=made["prescription"]["id"]).pdf_status == "pending"
 

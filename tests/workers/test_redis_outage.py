@@ -1,5 +1,6 @@
 """Redis down: a prescription saved and a visit booked meanwhile both succeed, and once Redis is
-back the relay and a real worker deliver the PDF and the confirmation, as `up` runs them."""
+back the relay and a real worker deliver the PDF and the confirmation, as `up` runs them; the
+worker's log names the branch and the records, not the patient."""
 
 from __future__ import annotations
 
@@ -122,6 +123,12 @@ def test_what_was_saved_while_redis_was_down_is_delivered_when_it_is_back(
     assert "10:00" in confirmation
     assert "Tension headache" not in confirmation
     assert not OutboxMessage.objects.filter(schema_name=stmarys.schema, sent_at__isnull=True).exists()
+    # The worker's log names the branch and the record, never the patient or what they have.
+    log = (tmp_path / "worker.log").read_text()
+    assert "[stmarys outbox-" in log
+    assert prescription_id in log
+    for secret in ("Olwen", "Outage", "olwen.outage", patient["mrn"], "Tension headache", "Paracetamol"):
+        assert secret not in log
 
 
 def _mail_to(address: str, mail_dir: Path) -> str:
