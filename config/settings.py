@@ -198,6 +198,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # Workers log through LOGGING like the web, so each line names the branch and the task's id.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery closes Django's connections around every task unless told to reuse them, and a new
+# PostgreSQL backend per task costs more than a reminder's own work. Reused, they are kept or
+# closed by Django's own rules (CONN_MAX_AGE, health checks) around each task (workers/celery.py).
+CELERY_DB_REUSE_MAX = 1000
+# Each worker process keeps the branch's row it reads before a task this long: a change to a
+# branch's settings (reminder hours, logo) reaches the workers within it.
+CELERY_TASK_TENANT_CACHE_SECONDS = 30
 # No task may run longer than this (a PDF takes about a second); far below the visibility
 # timeout, so a message is never handed to a second worker while the first still works on it.
 CELERY_TASK_SOFT_TIME_LIMIT = 240

@@ -4,7 +4,10 @@ by name; this package imports none of the domain apps."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
+from celery import signals
+from django.db import close_old_connections
 from tenant_schemas_celery.app import CeleryApp
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -12,3 +15,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = CeleryApp("hospital", task_cls="workers.base:BranchTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.task_postrun.connect
+def _connections_checked(**kwargs: Any) -> None:
+    """What Django does after a request: close a connection that broke or outlived CONN_MAX_AGE,
+    and have the next task's first query check the one kept (PostgreSQL may restart meanwhile).
+    Celery itself only closes them every CELERY_DB_REUSE_MAX tasks."""
+    close_old_connections()

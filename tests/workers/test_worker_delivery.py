@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context
 
@@ -91,3 +92,26 @@ def test_a_task_sent_without_a_branch_does_not_run_in_public(committed, celery_w
 def _delete(branch, user) -> None:
     with schema_context(branch.schema):
         User.objects.filter(pk=user.pk).delete()
+
+
+def test_a_worker_whose_database_connection_was_cut_between_tasks_carries_on(committed, celery_worker):
+    stmarys = committed.branch("stmarys")
+    with schema_context(stmarys.schema):
+        first = staff_invite(email="before.cut@stmarys.test", role=Role.RECEPTIONIST, invited_by=None)
+    committed.cleanup(lambda: _delete(stmarys, first))
+    celery_worker.wait_for_mail("To: before.cut@stmarys.test")
+
+    # PostgreSQL ends every other session (a restart, a failover): the worker's kept connection too
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
+        assert cursor.fetchone()[0] >= 1
+    with schema_context(stmarys.schema):
+        second = staff_invite(email="after.cut@stmarys.test", role=Role.RECEPTIONIST, invited_by=None)
+    committed.cleanup(lambda: _delete(stmarys, second))
+
+    # the next task checks its connection first, and its mail arrives at once (not after retries)
+    mail = celery_worker.wait_for_mail("To: after.cut@stmarys.test", timeout=4)
+    assert "St Mary's Hospital" in mail
