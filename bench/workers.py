@@ -1,6 +1,6 @@
 """How fast the workers turn saved prescriptions into PDFs, against WeasyPrint rendering them directly.
 
-    uv run python bench/workers.py [--prescriptions 100] [--concurrency 1] [--seed 5]
+    uv run python bench/workers.py [--prescriptions 100] [--concurrency 1] [--seed 5] [--part all]
 
 Runs in a database of its own (created and dropped here) on the configured or embedded
 PostgreSQL, in one branch onboarded by the real service, with a Redis database of its own
@@ -35,7 +35,27 @@ machine, and these say whether it was); the slowest tasks by number (a pool proc
 every ``PDF_WORKER_MAX_TASKS_PER_CHILD`` tasks); then `target: ratio at least 0.8, p95 save to
 ready under 1500 ms: met` or what was not, and exits 1 if not met.
 
-(b) Reminders are not measured by this bench yet.
+(b) Reminders. In the same database, after (a) (``--part pdfs`` or ``reminders`` runs one alone),
+20 more branches are onboarded by the real service, each with 500 patients (a unique e-mail
+address and phone number each; every other one chose e-mail, the rest text messages) and a booked
+visit each, inserted at once: starting 65 to 115 minutes ahead and booked three hours before their
+start, so that the two-hour reminder is due and the day-before one is not; each branch's quiet
+hours are moved to 8 to 16 hours ahead (branch time, whole hours), so that no due reminder falls
+in them. A worker on the ``default`` queue is started as ``manage.py up`` starts it (same flags,
+up's concurrency 2, 10 steps nicer), with the outbox relay, delivering e-mails (Django's file
+backend) and text messages (``core.sms.FileBackend``) into a scratch directory. The scan is sent
+as beat sends it, by ``workers.tasks.branches_fan_out`` to every ready branch (with (a)'s, which
+has no visits) over ``BRANCH_FAN_OUT_SPREAD`` seconds, and twice at once (a doubled beat), so that
+two scans of a branch race in the worker's two processes. The bench waits until no task is queued
+or unacknowledged and no outbox message unsent, or until 10 minutes past the spread: what is not
+delivered by then is missed. Prints reminders per second (messages delivered, over the time from
+the fan-out to the last delivered: a text message's own stamp, an e-mail file's last write); what
+the scans made (how many raced the other scan of their branch) and the sends' run times, from the
+worker's log; the CPU the worker and relay, PostgreSQL, this process and everything else used;
+`duplicates: N` (messages delivered beyond one a visit: only its two-hour reminder, by its
+patient's channel, is due) and `missed: N` (due visits without a message); the ``ReminderSend``
+rows as a cross-check (any not sent, with its last error); then `target: duplicates 0, missed 0:
+met` or what was not, and exits 1 if not met or (a) missed its target.
 """
 
 from __future__ import annotations
@@ -65,6 +85,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("HOSPITAL_ENV", "local")
 
 from bench._figures import p50, p95  # noqa: E402 - after the path is set
+from bench._reminders import ReminderFigures, reminders_measure, reminders_report  # noqa: E402
 
 BENCH_DB = "hospital_bench_workers"
 BENCH_REDIS_DB = 11
@@ -625,6 +646,7 @@ def main() -> None:
     parser.add_argument("--prescriptions", type=int, default=100, help="records saved in each of the two sets")
     parser.add_argument("--concurrency", type=int, default=1, help="pool processes of the pdf worker (up: 1)")
     parser.add_argument("--seed", type=int, default=5, help="chooses the lines, advice and spacing of the saves")
+    parser.add_argument("--part", choices=("pdfs", "reminders", "all"), default="all", help="(a) pdfs, (b) reminders")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
 
@@ -635,6 +657,8 @@ def main() -> None:
     # The worker inherits it: the PDFs are stored here and nowhere else.
     media = Path(tempfile.mkdtemp(prefix="bench-workers-media-"))
     os.environ["MEDIA_ROOT"] = str(media)
+    figures: Figures | None = None
+    reminders: ReminderFigures | None = None
     try:
         import django
 
@@ -643,14 +667,19 @@ def main() -> None:
 
         print("migrating the bench database and the template...", flush=True)
         call_command("migrate", interactive=False, verbosity=0)
-        clinic = _clinic_open()
-        figures = _measure(clinic, n=args.prescriptions, concurrency=args.concurrency, seed=args.seed, media=media)
+        if args.part != "reminders":
+            clinic = _clinic_open()
+            figures = _measure(clinic, n=args.prescriptions, concurrency=args.concurrency, seed=args.seed, media=media)
+        if args.part != "pdfs":
+            reminders = reminders_measure()
     finally:
         with contextlib.suppress(Exception):  # Django may not have been set up
             _queues_empty()
         bench_database_drop(BENCH_DB)
         shutil.rmtree(media, ignore_errors=True)
-    if not _report(figures, load_before=load_before):
+    met = figures is None or _report(figures, load_before=load_before)
+    met = (reminders is None or reminders_report(reminders)) and met
+    if not met:
         raise SystemExit(1)
 
 
