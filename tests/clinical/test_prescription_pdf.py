@@ -226,3 +226,42 @@ def test_the_desk_prints_from_the_profile_only_where_the_branch_allows_it(stmary
     assert "pdf-status" not in not_allowed
     assert 'class="d-flex flex-wrap align-items-center gap-2 pdf-status"' in allowed
     assert "Sprain" not in allowed  # the diagnosis stays out of the desk's view
+
+
+@pytest.mark.django_db
+def test_a_render_delivered_again_leaves_the_one_file_as_it_was(stmarys):
+    from clinical.pdf import prescription_pdf
+    from clinical.tasks import prescription_render
+
+    doctor = stmarys.user(Role.DOCTOR)
+    patient = register(stmarys, full_name="Twice Delivered")
+    assign(stmarys, patient["id"], doctor)
+    saved = post(
+        stmarys.api(doctor),
+        "/api/treatments/record/",
+        {
+            "patient_id": patient["id"],
+            "diagnosis": "Cough",
+            "prescriptions": [
+                {"medicine": "Dextromethorphan", "dose": "10 ml", "frequency": "at night", "duration": "5 days"}
+            ],
+        },
+    )
+    prescription_id = saved.json()["prescription"]["id"]
+    with schema_context(stmarys.schema):
+        connection.set_tenant(stmarys.hospital)
+        first = prescription_render(prescription_id)
+        stored = Path(first.pdf_file.path)
+        first_bytes, first_stamp = stored.read_bytes(), stored.stat().st_mtime_ns
+
+        again = prescription_render(prescription_id)  # the message came back: re-delivered
+        # and a render of the same version from scratch gives the same document
+        fresh = prescription_pdf(Prescription.objects.get(pk=prescription_id))
+
+        assert again.pdf_file.name == first.pdf_file.name
+        assert again.pdf_sha256 == first.pdf_sha256
+        assert stored.read_bytes() == first_bytes
+        assert stored.stat().st_mtime_ns == first_stamp
+        assert sorted(p.name for p in stored.parent.glob(f"{prescription_id}*")) == [f"{prescription_id}.pdf"]
+        assert fresh == first_bytes
+        stored.unlink()
