@@ -12,10 +12,16 @@ from django.utils.http import urlsafe_base64_encode
 from accounts.models import User
 
 
-def branch_base_url() -> str:
+def branch_address() -> str:
+    """The branch's host, with the port where the platform is not on the scheme's own: as a
+    person types it from paper."""
     domain = connection.tenant.get_primary_domain().domain
     port = f":{settings.SITE_PORT}" if settings.SITE_PORT else ""
-    return f"{settings.SITE_SCHEME}://{domain}{port}"
+    return f"{domain}{port}"
+
+
+def branch_base_url() -> str:
+    return f"{settings.SITE_SCHEME}://{branch_address()}"
 
 
 def set_password_link(user: User) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from accounts.links import branch_address
 from clinical.models import Prescription
 from clinical.validation import age_display
 from core.branch import branch_current, branch_zone
@@ -55,12 +56,11 @@ def prescription_context(prescription: Prescription) -> dict[str, Any]:
     zone = branch_zone()
     issued = record.visit_at.astimezone(zone)
     branch = branch_current()
-    domain = branch.get_primary_domain()
     return {
         "branch": branch,
         "logo": logo_data_uri(branch),
         # Where a pharmacist checks a printed copy (the /verify/ page of the branch's host).
-        "verify_address": f"{domain.domain if domain else ''}/verify/{prescription.verification_code}/",
+        "verify_address": f"{branch_address()}/verify/{prescription.verification_code}/",
         "prescription": prescription,
         "record": record,
         "patient": patient,

@@ -49,6 +49,19 @@ DEMO_ROLES = [
     (Role.PATIENT, "patient", "Pat Patient"),
 ]
 OPERATOR_USERNAME = "operator"
+# Printed at the head of prescriptions.
+DEMO_CONTACTS = {
+    "stmarys": {
+        "address": "12 Harbour Road\nLondon SE1 7PB",
+        "contact_phone": "+44 20 7946 0000",
+        "contact_email": "reception@stmarys.demo",
+    },
+    "riverside": {
+        "address": "4 Ghat Road, Varanasi\nUttar Pradesh 221001",
+        "contact_phone": "+91 542 250 0000",
+        "contact_email": "reception@riverside.demo",
+    },
+}
 
 
 def demo_logins() -> list[tuple[str, str, str]]:
@@ -77,6 +90,8 @@ def demo_seed(say: Callable[[str], None] = print) -> bool:
         onboarded = hospital_onboard(
             group_name=DEMO_GROUP, admin_email=f"admin@{spec['slug']}.demo", admin_name="Alex Admin", **spec
         )
+        Hospital.objects.filter(pk=onboarded.hospital.pk).update(**DEMO_CONTACTS[spec["slug"]])
+        onboarded.hospital.refresh_from_db()
         with schema_context(onboarded.hospital.schema_name):
             connection.set_tenant(onboarded.hospital)
             _users_ensure(spec["slug"])

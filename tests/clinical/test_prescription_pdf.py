@@ -99,6 +99,7 @@ def test_a_saved_prescription_becomes_a_pdf_in_every_script_only_for_those_who_m
         assert "AMOXICILLIN" in text
         assert "three times a day" in text
         assert "Drink plenty of fluids." in text
+        assert f"{stmarys.host}:8000/verify/" in text  # where a pharmacist checks it, as typed from paper
 
     with schema_context(stmarys.schema):
         stored = Prescription.objects.get(pk=made[0][1])

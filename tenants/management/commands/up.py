@@ -42,7 +42,7 @@ class Command(BaseCommand):
         # Links in e-mails and the printed ones name the port the platform is really on, unless
         # SITE_PORT says otherwise (a proxy in front).
         if "SITE_PORT" not in os.environ:
-            settings.SITE_PORT = str(port)
+            settings.SITE_PORT = os.environ["SITE_PORT"] = str(port)  # the workers print links too
         try:
             self._prepare(no_demo)
             self._start_children(port)
