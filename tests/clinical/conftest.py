@@ -51,6 +51,14 @@ def record(branch, doctor: User, patient_id: str, **fields) -> dict:
     return response.json()
 
 
+def prescribe(branch, doctor: User, patient_id: str, *, diagnosis: str = "Fever", **line: str) -> str:
+    """A record with a one-line prescription, saved by ``doctor`` through the API (which asserts
+    201); the prescription's id."""
+    medicine = {"medicine": "Paracetamol", "dose": "1 tablet", "frequency": "three times a day", "duration": "5 days"}
+    made = record(branch, doctor, patient_id, diagnosis=diagnosis, prescriptions=[{**medicine, **line}])
+    return made["prescription"]["id"]
+
+
 @pytest.fixture
 def other_doctor(stmarys) -> User:
     """A colleague of the same branch who is not assigned to anyone."""

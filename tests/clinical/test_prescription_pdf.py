@@ -14,7 +14,7 @@ from django_tenants.utils import schema_context
 from accounts.models import ApiToken, Role
 from clinical.models import Patient, PatientUserObjectPermission, Prescription, TreatmentRecord
 from tenants.models import Hospital
-from tests.clinical.conftest import assign, post, register
+from tests.clinical.conftest import assign, post, prescribe, register
 
 pytestmark = pytest.mark.worker
 
@@ -123,18 +123,7 @@ def test_without_the_workers_the_dashboard_makes_the_pdf_on_demand(stmarys, tmp_
     doctor = stmarys.user(Role.DOCTOR)
     patient = register(stmarys, full_name="Ondemand Printer")
     assign(stmarys, patient["id"], doctor)
-    saved = post(
-        stmarys.api(doctor),
-        "/api/treatments/record/",
-        {
-            "patient_id": patient["id"],
-            "diagnosis": "Otitis media",
-            "prescriptions": [
-                {"medicine": "Amoxicillin", "dose": "5 ml", "frequency": "three times a day", "duration": "5 days"}
-            ],
-        },
-    )
-    prescription_id = saved.json()["prescription"]["id"]
+    prescription_id = prescribe(stmarys, doctor, patient["id"], diagnosis="Otitis media", medicine="Amoxicillin")
     client = stmarys.client(doctor)
 
     profile = client.get(f"/patients/{patient['id']}/?tab=treatments").content.decode()
@@ -237,18 +226,7 @@ def test_a_render_delivered_again_leaves_the_one_file_as_it_was(stmarys):
     doctor = stmarys.user(Role.DOCTOR)
     patient = register(stmarys, full_name="Twice Delivered")
     assign(stmarys, patient["id"], doctor)
-    saved = post(
-        stmarys.api(doctor),
-        "/api/treatments/record/",
-        {
-            "patient_id": patient["id"],
-            "diagnosis": "Cough",
-            "prescriptions": [
-                {"medicine": "Dextromethorphan", "dose": "10 ml", "frequency": "at night", "duration": "5 days"}
-            ],
-        },
-    )
-    prescription_id = saved.json()["prescription"]["id"]
+    prescription_id = prescribe(stmarys, doctor, patient["id"], diagnosis="Cough", medicine="Dextromethorphan")
     with schema_context(stmarys.schema):
         connection.set_tenant(stmarys.hospital)
         first = prescription_render(prescription_id)

@@ -22,7 +22,7 @@ from django_tenants.utils import schema_context
 from accounts.models import Role
 from config.embedded import free_port, stop_process, wait_for_port
 from config.storages import s3_storages
-from tests.clinical.conftest import assign, post, register
+from tests.clinical.conftest import assign, prescribe, register
 from tests.clinical.test_prescription_pdf import _remove
 from tests.conftest import worker_env, worker_start
 
@@ -109,19 +109,7 @@ def test_a_worker_configured_for_a_bucket_stores_the_pdf_there(committed, bucket
         patient = register(stmarys, full_name="Bucket Patient")
         committed.cleanup(lambda: _remove(stmarys, [patient["id"]]))
         assign(stmarys, patient["id"], doctor)
-        saved = post(
-            stmarys.api(doctor),
-            "/api/treatments/record/",
-            {
-                "patient_id": patient["id"],
-                "diagnosis": "Sprained ankle",
-                "prescriptions": [
-                    {"medicine": "Ibuprofen", "dose": "400 mg", "frequency": "three times a day", "duration": "5 days"}
-                ],
-            },
-        )
-        assert saved.status_code == 201, saved.content
-        prescription_id = saved.json()["prescription"]["id"]
+        prescription_id = prescribe(stmarys, doctor, patient["id"], diagnosis="Sprained ankle", medicine="Ibuprofen")
         doctor_api = stmarys.api(doctor)
         deadline = time.monotonic() + 60
         while (pdf := doctor_api.get(f"/api/prescriptions/{prescription_id}/pdf/")).status_code == 202:
