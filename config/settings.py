@@ -333,7 +333,8 @@ STATIC_ROOT = Path(env.get("STATIC_ROOT", str(LOCAL_DIR / "static")))
 WHITENOISE_USE_FINDERS = not PRODUCTION
 if not PRODUCTION:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-MEDIA_ROOT = Path(env.get("MEDIA_ROOT", str(LOCAL_DIR / "media")))
+# Tests (and the workers they start) keep their files apart, emptied at each run (tests/conftest.py).
+MEDIA_ROOT = Path(env.get("MEDIA_ROOT", str(LOCAL_DIR / ("test-media" if HOSPITAL_ENV == "test" else "media"))))
 MEDIA_URL = "/media/"  # never served publicly; private files go through permission-checking views
 STORAGES = {
     # One folder per branch's schema: no file crosses branches.

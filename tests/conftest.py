@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -55,6 +56,8 @@ def django_db_setup(request, django_test_environment, django_db_blocker):
 
     from tenants.services import hospital_onboard
 
+    # Files the tests' branches store (PDFs, logos) start from nothing and go with the database.
+    shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
     with django_db_blocker.unblock():
         db_config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
         assert connection.settings_dict["NAME"].startswith("test_")
@@ -80,6 +83,7 @@ def django_db_setup(request, django_test_environment, django_db_blocker):
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
         teardown_databases(db_config, verbosity=0)
+    shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
 
 
 @dataclass

@@ -244,3 +244,43 @@ def test_a_render_delivered_again_leaves_the_one_file_as_it_was(stmarys):
         assert sorted(p.name for p in stored.parent.glob(f"{prescription_id}*")) == [f"{prescription_id}.pdf"]
         assert fresh == first_bytes
         stored.unlink()
+
+
+@pytest.mark.django_db
+def test_a_render_that_fails_keeps_the_reason_for_staff_and_the_retry_makes_it(stmarys):
+    from clinical.tasks import prescription_render
+
+    doctor = stmarys.user(Role.DOCTOR)
+    patient = register(stmarys, full_name="Failing Render")
+    assign(stmarys, patient["id"], doctor)
+    prescription_id = prescribe(stmarys, doctor, patient["id"])
+    with schema_context(stmarys.schema):
+        connection.set_tenant(stmarys.hospital)
+        prescription = Prescription.objects.get(pk=prescription_id)
+        # something in the way on the disk where its file goes: the render cannot store it
+        obstacle = Path(prescription.pdf_file.storage.path(f"prescriptions/{prescription_id}.pdf"))
+        obstacle.mkdir(parents=True)
+        (obstacle / "in-the-way").write_text("")
+        with pytest.raises(OSError, match="not empty"):
+            prescription_render(prescription_id)
+        failed = Prescription.objects.get(pk=prescription_id)
+    api_answer = stmarys.api(doctor).get(f"/api/prescriptions/{prescription_id}/pdf/")
+    status = stmarys.client(doctor).get(f"/prescriptions/{prescription_id}/pdf/status/").content.decode()
+
+    assert failed.pdf_status == "failed"
+    assert "OSError" in failed.pdf_error
+    assert api_answer.status_code == 503
+    assert api_answer.json()["code"] == "render_failed"
+    assert "The PDF could not be made." in status
+    assert "OSError" in status  # the reason, for staff to pass on
+    assert "Try again now" in status
+
+    # the obstacle is cleared; the task's retry renders it
+    (obstacle / "in-the-way").unlink()
+    obstacle.rmdir()
+    with schema_context(stmarys.schema):
+        connection.set_tenant(stmarys.hospital)
+        made = prescription_render(prescription_id)
+        assert made.pdf_status == "ready"
+        assert made.pdf_error == ""
+    assert stmarys.api(doctor).get(f"/api/prescriptions/{prescription_id}/pdf/").status_code == 200

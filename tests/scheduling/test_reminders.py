@@ -130,6 +130,32 @@ def test_a_text_message_goes_through_the_sms_backend(clinic, settings, tmp_path)
 
 
 @pytest.mark.django_db
+def test_a_failed_send_keeps_its_reason_and_goes_once_when_retried(clinic, settings, tmp_path):
+    # the text-message spool cannot be written: its folder is a file
+    blocked = tmp_path / "spool"
+    blocked.write_text("")
+    settings.SMS_FILE_PATH = str(blocked / "sms.jsonl")
+    day = next_weekday(4)
+    _by_sms(clinic["second"], "+447700900123")
+    _book(clinic, "second", at(day, 11, 0))
+    reminders_scan(now=at(day, 11) - TWO_HOURS + MINUTE)
+    [send] = ReminderSend.objects.all()
+
+    with pytest.raises(FileExistsError):
+        reminder_send(send.pk)  # the task retries on OSError
+    send.refresh_from_db()
+    assert (send.status, send.attempts) == ("pending", 1)
+    assert "FileExistsError" in send.last_error
+
+    settings.SMS_FILE_PATH = str(tmp_path / "sms.jsonl")
+    assert reminder_send(send.pk) == "sent"
+    assert reminder_send(send.pk) == "not pending"  # delivered twice by the broker: sent once
+    assert len((tmp_path / "sms.jsonl").read_text().splitlines()) == 1
+    send.refresh_from_db()
+    assert (send.status, send.attempts, send.last_error) == ("sent", 2, "")
+
+
+@pytest.mark.django_db
 def test_a_visit_moved_or_cancelled_after_its_reminder_was_made_gets_none(clinic, mailoutbox):
     day = next_weekday(1)
     _by_email(clinic["first"], "first@example.org")
