@@ -18,8 +18,11 @@ app.autodiscover_tasks()
 
 
 @signals.task_postrun.connect
-def _connections_checked(**kwargs: Any) -> None:
+def _connections_checked(sender: Any = None, **kwargs: Any) -> None:
     """What Django does after a request: close a connection that broke or outlived CONN_MAX_AGE,
     and have the next task's first query check the one kept (PostgreSQL may restart meanwhile).
-    Celery itself only closes them every CELERY_DB_REUSE_MAX tasks."""
+    Celery itself only closes them every CELERY_DB_REUSE_MAX tasks. Not for a task run eagerly
+    (``apply``): it runs inside its caller's transaction, which this would close."""
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return
     close_old_connections()
