@@ -232,11 +232,15 @@ def worker_start(env: dict[str, str], log: Path, *, queues: str = "default,pdf")
     return process
 
 
+WORKER_APPLICATION_NAME = "hospital-test-worker"
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory) -> Worker:
     mail_dir = tmp_path_factory.mktemp("mail")
     with django_db_blocker.unblock():
-        env = worker_env({"EMAIL_FILE_PATH": str(mail_dir)})
+        # Its connections are named (libpq reads PGAPPNAME), so a test can find them.
+        env = worker_env({"EMAIL_FILE_PATH": str(mail_dir), "PGAPPNAME": WORKER_APPLICATION_NAME})
     _purge_queue()
     process = worker_start(env, tmp_path_factory.mktemp("worker") / "worker.log")
     yield Worker(mail_dir=mail_dir, process=process)

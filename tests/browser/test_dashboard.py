@@ -49,6 +49,7 @@ def test_staff_sign_in_and_see_their_roles_navigation(page, url, role, links):
             "Audit trail",
             "Staff",
             "Security log",
+            "Reminders and printing",
         ]
     screenshot(page, f"home-{role}")
 
