@@ -192,10 +192,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# A task running when the connection to Redis drops cannot be acknowledged: it is stopped and
-# comes back from the queue (Celery 6's default), rather than finishing while another worker may
-# already run it again.
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# A task running when the connection to Redis drops finishes and commits: its message comes back
+# only after the visibility timeout, and the task then finds its work done. Cancelling it (Celery
+# 6's default) could stop a reminder after the SMS gateway took it and before it was marked sent.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Workers log through LOGGING like the web, so each line names the branch and the task's id.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Celery closes Django's connections around every task unless told to reuse them, and a new

@@ -27,13 +27,22 @@ def s3_storages(
         "secret_key": secret_key or None,
         "default_acl": None,  # private: the bucket's policy, never public-read
         "querystring_auth": True,
-        "file_overwrite": True,  # names are ours (a prescription version's id): replace, never rename
     }
     prefix = prefix.strip("/")
     return {
-        "default": {"BACKEND": "core.storage.TenantS3Storage", "OPTIONS": {**options, "location": prefix}},
+        # A branch's names are ours (a prescription version's id): a second save replaces.
+        "default": {
+            "BACKEND": "core.storage.TenantS3Storage",
+            "OPTIONS": {**options, "location": prefix, "file_overwrite": True},
+        },
+        # Logos keep their uploaded names, and every branch's share one folder: never replace,
+        # or one branch's "logo.png" would become another's.
         "platform": {
             "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {**options, "location": "/".join(part for part in (prefix, "platform") if part)},
+            "OPTIONS": {
+                **options,
+                "location": "/".join(part for part in (prefix, "platform") if part),
+                "file_overwrite": False,
+            },
         },
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from django.db import connection
+from django_tenants.utils import schema_exists
 from tenant_schemas_celery.task import TenantTask
 
 from config.logging import request_id_var
@@ -43,6 +44,11 @@ class BranchTask(_LoggedTask):
         if schema == "public":
             logger.error("refusing to run %s in the public schema", self.name)
             raise WrongSchemaError(f"{self.name} must run in a branch, not in public")
+        # The branch's row may come from the worker's cache after the branch was removed; in a
+        # schema that is gone, PostgreSQL would quietly find the tables of public instead.
+        if not schema_exists(schema):
+            logger.error("refusing to run %s: the branch's schema is gone", self.name)
+            raise WrongSchemaError(f"{self.name}: the schema {schema} does not exist")
         return super().__call__(*args, **kwargs)
 
 

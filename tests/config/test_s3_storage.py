@@ -18,6 +18,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import override_settings
 from django_tenants.utils import schema_context
+from storages.backends.s3 import S3Storage
 
 from accounts.models import Role
 from config.embedded import free_port, stop_process, wait_for_port
@@ -121,3 +122,15 @@ def test_a_worker_configured_for_a_bucket_stores_the_pdf_there(committed, bucket
     assert b"".join(pdf.streaming_content).startswith(b"%PDF")
     assert f"stmarys/prescriptions/{prescription_id}.pdf" in bucket.key_names()
     assert not list(Path(media).rglob("*.pdf")), "nothing is written to the worker's disk"
+
+
+def test_two_branches_logos_of_the_same_name_both_stay(bucket):
+    platform = S3Storage(**bucket.storages()["platform"]["OPTIONS"])
+
+    first = platform.save("branch-logos/logo.png", ContentFile(b"stmarys' logo"))
+    second = platform.save("branch-logos/logo.png", ContentFile(b"riverside's logo"))
+
+    assert first != second
+    with platform.open(first) as handle:
+        assert handle.read() == b"stmarys' logo"
+    assert all(key.startswith("platform/branch-logos/") for key in bucket.key_names())

@@ -16,6 +16,12 @@ def test_a_branch_task_refuses_to_run_in_public(db):
         purge_expired_tokens()
 
 
+def test_a_branch_task_refuses_a_branch_that_was_removed(db):
+    # a worker's cached row of a branch removed since: its schema is gone
+    with schema_context("removed_branch"), pytest.raises(WrongSchemaError, match="does not exist"):
+        purge_expired_tokens()
+
+
 def test_a_branch_task_runs_in_a_branch(stmarys):
     with schema_context(stmarys.schema):
         assert purge_expired_tokens() == 0
