@@ -82,13 +82,9 @@ class HospitalChangeForm(forms.ModelForm):
             "mrn_prefix",
             "break_glass_hours",
             "logo",
-            "desk_prints_prescriptions",
-            "reminder_offsets_minutes",
-            "quiet_hours_start",
-            "quiet_hours_end",
-            "sms_sender_id",
-            "sms_template_ids",
         ]
+        # Reminders, quiet hours, SMS ids and desk printing are the branch's admins' to set, on
+        # their own page (checked there, and recorded in the branch's security log).
 
     def clean(self):
         data = super().clean()

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context, schema_exists
@@ -300,7 +301,9 @@ class BranchMessaging:
     desk_prints_prescriptions: bool
 
 
-def branch_messaging_update(*, hospital: Hospital, messaging: BranchMessaging, changed_by: User) -> Hospital:
+def branch_messaging_update(
+    *, hospital: Hospital, messaging: BranchMessaging, changed_by: User, request: HttpRequest | None = None
+) -> Hospital:
     """Save the branch's reminder offsets, quiet hours, SMS sender and template ids and whether
     the desk prints prescriptions; a security event names what changed. Nothing is saved if any
     value is refused (422 on its field)."""
@@ -342,5 +345,7 @@ def branch_messaging_update(*, hospital: Hospital, messaging: BranchMessaging, c
         for name, value in values.items():
             setattr(current, name, value)
         current.save(update_fields=list(values))
-        security_event_record(kind=SecurityEvent.Kind.SETTINGS_CHANGED, actor=changed_by, changed=changed)
+        security_event_record(
+            kind=SecurityEvent.Kind.SETTINGS_CHANGED, request=request, actor=changed_by, changed=changed
+        )
     return current

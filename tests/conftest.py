@@ -57,7 +57,7 @@ def django_db_setup(request, django_test_environment, django_db_blocker):
     from tenants.services import hospital_onboard
 
     # Files the tests' branches store (PDFs, logos) start from nothing and go with the database.
-    shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
+    _test_media_empty()
     with django_db_blocker.unblock():
         db_config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
         assert connection.settings_dict["NAME"].startswith("test_")
@@ -83,7 +83,13 @@ def django_db_setup(request, django_test_environment, django_db_blocker):
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
         teardown_databases(db_config, verbosity=0)
-    shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
+    _test_media_empty()
+
+
+def _test_media_empty() -> None:
+    """Empty the tests' media folder; a MEDIA_ROOT set from outside (real files) is left alone."""
+    if Path(settings.MEDIA_ROOT).name == "test-media":
+        shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
 
 
 @dataclass

@@ -4,15 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='securityevent',
-            name='kind',
-            field=models.CharField(choices=[('login', 'Signed in'), ('login_failed', 'Failed sign-in'), ('locked_out', 'Locked out'), ('logout', 'Signed out'), ('invited', 'Invited'), ('password_set', 'Password set'), ('password_reset_requested', 'Password reset requested'), ('role_changed', 'Role changed'), ('deactivated', 'Deactivated'), ('reactivated', 'Reactivated'), ('settings_changed', 'Branch settings changed')], max_length=32),
+            model_name="securityevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("login", "Signed in"),
+                    ("login_failed", "Failed sign-in"),
+                    ("locked_out", "Locked out"),
+                    ("logout", "Signed out"),
+                    ("invited", "Invited"),
+                    ("password_set", "Password set"),
+                    ("password_reset_requested", "Password reset requested"),
+                    ("role_changed", "Role changed"),
+                    ("deactivated", "Deactivated"),
+                    ("reactivated", "Reactivated"),
+                    ("settings_changed", "Branch settings changed"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

@@ -247,6 +247,9 @@ def _decisions(request: HttpRequest, caught: list[Any]) -> list[services.LeaveDe
     return decisions
 
 
+_CLOCK = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]", re.ASCII)
+
+
 def _hours_parse(text: str) -> list[int] | None:
     """ "24, 2" (hours before the visit; "0.5" is half an hour) as minutes, or None if unreadable."""
     minutes = []
@@ -264,10 +267,10 @@ def _hours_parse(text: str) -> list[int] | None:
 
 
 def _time_parse(text: str) -> dt.time | None:
-    try:
-        return dt.time.fromisoformat(text.strip())
-    except ValueError:
+    """ "21:00" (what a time input sends), or None: no seconds, no offset."""
+    if not _CLOCK.fullmatch(text.strip()):
         return None
+    return dt.time.fromisoformat(text.strip())
 
 
 def _hours_text(minutes: list[int]) -> str:
@@ -315,6 +318,7 @@ def branch_settings(request: HttpRequest) -> HttpResponse:
                     desk_prints_prescriptions=sent.get("desk_prints_prescriptions") == "on",
                 ),
                 changed_by=request.user,  # type: ignore[arg-type]
+                request=request,
             )
         except DomainError as exc:
             errors = {field or "": message for field, message in exc.errors or [(exc.field, exc.message)]}

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django_tenants.utils import schema_context
 
@@ -99,7 +100,8 @@ def test_a_saved_prescription_becomes_a_pdf_in_every_script_only_for_those_who_m
         assert "AMOXICILLIN" in text
         assert "three times a day" in text
         assert "Drink plenty of fluids." in text
-        assert f"{stmarys.host}:8000/verify/" in text  # where a pharmacist checks it, as typed from paper
+        # where a pharmacist checks it, as typed from paper
+        assert f"{stmarys.host}:{settings.SITE_PORT}/verify/" in text
 
     with schema_context(stmarys.schema):
         stored = Prescription.objects.get(pk=made[0][1])
@@ -284,3 +286,21 @@ def test_a_render_that_fails_keeps_the_reason_for_staff_and_the_retry_makes_it(s
         assert made.pdf_status == "ready"
         assert made.pdf_error == ""
     assert stmarys.api(doctor).get(f"/api/prescriptions/{prescription_id}/pdf/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_branch_without_a_primary_domain_still_prints_its_verify_address(stmarys):
+    from clinical.pdf import prescription_context
+    from tenants.models import Domain
+
+    doctor = stmarys.user(Role.DOCTOR)
+    patient = register(stmarys, full_name="Domainless Print")
+    assign(stmarys, patient["id"], doctor)
+    prescription_id = prescribe(stmarys, doctor, patient["id"])
+    with schema_context("public"):
+        Domain.objects.filter(tenant=stmarys.hospital).update(is_primary=False)  # an operator's edit
+    with schema_context(stmarys.schema):
+        connection.set_tenant(Hospital.objects.get(pk=stmarys.hospital.pk))
+        context = prescription_context(Prescription.objects.get(pk=prescription_id))
+
+    assert context["verify_address"].startswith(f"{stmarys.host}:{settings.SITE_PORT}/verify/")

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django_tenants.utils import schema_context
 
-from accounts.models import Role
+from accounts.models import Role, SecurityEvent
 from scheduling.reminders import reminders_scan
 from scheduling.services import appointment_book
 from tenants.models import Hospital
@@ -54,6 +54,10 @@ def test_an_admin_sets_the_reminders_and_the_scan_follows_them(clinic, stmarys):
     assert 'value="3"' in page
     assert 'value="1107161234567890123"' in page
     assert "Branch settings changed" in admin.get("/security-log/").content.decode()
+    with schema_context(stmarys.schema):
+        [event] = SecurityEvent.objects.filter(kind=SecurityEvent.Kind.SETTINGS_CHANGED)
+        assert event.address == "127.0.0.1"
+        assert event.detail["changed"]["reminder_offsets_minutes"] == ["[1440, 120]", "[180]"]
     assert _saved(stmarys) == ([180], dt.time(23), dt.time(6), "STMARY", {"reminder": "1107161234567890123"}, True)
     # the scan reads them: one reminder three hours before, none two hours before any more
     clinic["first"].contact_channel, clinic["first"].email = "email", "first@example.org"
@@ -83,6 +87,9 @@ def test_an_admin_sets_the_reminders_and_the_scan_follows_them(clinic, stmarys):
         ("reminder_offsets", "nan"),
         ("reminder_offsets", "1e400"),
         ("quiet_hours_start", "25:00"),
+        ("quiet_hours_start", "21:00+05:30"),  # an offset: the branch's own time is meant
+        ("quiet_hours_start", "21:00\x00junk"),
+        ("quiet_hours_end", "٠٨:٠٠"),
         ("quiet_hours_end", ""),
         ("sms_sender_id", "ST MARY'S!"),
         ("sms_template_reminder", "id with spaces"),
