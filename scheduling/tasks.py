@@ -29,7 +29,8 @@ def send_appointment_notice(appointment_id: str, change: str) -> None:
         logger.info("no e-mail address for the visit's patient; nothing sent")
         return
     branch = connection.tenant
-    with translation.override(branch.default_language), timezone.override(branch_zone()):
+    language = appointment.patient.preferred_language or branch.default_language
+    with translation.override(language), timezone.override(branch_zone()):
         context = {
             "patient": appointment.patient,
             "doctor": appointment.doctor.full_name or appointment.doctor.username,

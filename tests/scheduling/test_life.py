@@ -17,6 +17,7 @@ from scheduling.services import (
     LeaveDecision,
     Override,
     appointment_book,
+    appointment_cancel,
     appointment_check_in,
     appointment_complete,
     appointment_no_show,
@@ -196,6 +197,19 @@ def test_leave_over_booked_visits_lists_them_and_one_step_moves_or_cancels_each(
     assert clinic["doctor"].full_name in moved_mail.body
     assert "cancelled" in cancelled_mail.subject
     assert "Consultation" not in moved_mail.body + cancelled_mail.body  # no treatment in a message
+
+
+def test_the_notice_of_a_cancelled_visit_is_in_the_patients_language(clinic, mailoutbox):
+    clinic["first"].email, clinic["first"].preferred_language = "first@example.org", "ar"
+    clinic["first"].save()
+    visit = booked(clinic, at(next_weekday(0), 9))
+    appointment_cancel(appointment=visit, cancelled_by=clinic["desk"], reason="Doctor away", notify=True)
+    [notice] = OutboxMessage.objects.filter(task_name="scheduling.send_appointment_notice")
+
+    send_appointment_notice.apply(kwargs=notice.kwargs).get()
+
+    [mail] = mailoutbox
+    assert mail.subject.startswith("تم إلغاء موعدك")
 
 
 def test_one_refused_move_in_a_leave_changes_nothing(clinic, stmarys):
