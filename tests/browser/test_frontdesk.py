@@ -84,7 +84,10 @@ def test_a_possible_duplicate_is_shown_and_only_the_button_registers_anyway(page
     _sign_in(page, url, "stmarys", email_of(Role.RECEPTIONIST, "stmarys"))
     page.goto(url("stmarys", "/patients/new/"))
 
+    # the name has the keyboard as the page opens (typing before that lost letters on a busy CI)
+    expect(page.get_by_label("Full name")).to_be_focused()
     page.keyboard.type("marguerite okonjo")
+    expect(page.get_by_label("Full name")).to_have_value("marguerite okonjo")
     page.get_by_label("Gender").select_option("female")
     page.get_by_label("Date of birth").fill("1960-02-02")
     page.get_by_label("Full name").focus()
