@@ -18,6 +18,7 @@ from clinical.models import Patient, PatientUserObjectPermission, Treatment
 from scheduling.models import Appointment, ReminderSend
 from scheduling.reminders import reminder_send, reminder_time, reminders_scan
 from scheduling.services import Override, appointment_book, appointment_cancel, appointment_reschedule
+from tenants.models import Hospital
 from tests.scheduling.conftest import LONDON, at, next_weekday
 
 DAY = dt.timedelta(days=1)
@@ -110,8 +111,13 @@ def test_the_email_is_in_the_branchs_time_with_a_calendar_file_and_no_treatment(
 
 
 @pytest.mark.django_db
-def test_a_text_message_goes_through_the_sms_backend(clinic, settings, tmp_path):
+def test_a_text_message_goes_through_the_sms_backend(clinic, stmarys, settings, tmp_path):
     settings.SMS_FILE_PATH = str(tmp_path / "sms.jsonl")
+    # the sender and template registered for the branch (India's DLT asks both of each message)
+    Hospital.objects.filter(pk=stmarys.hospital.pk).update(
+        sms_sender_id="STMARY", sms_template_ids={"reminder": "1107161234567890123"}
+    )
+    connection.set_tenant(Hospital.objects.get(pk=stmarys.hospital.pk))
     day = next_weekday(4)
     _by_sms(clinic["second"], "+447700900123")
     _book(clinic, "second", at(day, 11, 0))
@@ -124,6 +130,7 @@ def test_a_text_message_goes_through_the_sms_backend(clinic, settings, tmp_path)
 
     [message] = [json.loads(line) for line in (tmp_path / "sms.jsonl").read_text().splitlines()]
     assert message["to"] == "+447700900123"
+    assert (message["sender_id"], message["template_id"]) == ("STMARY", "1107161234567890123")
     assert "11:00" in message["body"]
     assert "St Mary" in message["body"]
     assert "Consultation" not in message["body"]
