@@ -10,6 +10,7 @@ from accounts.models import SecurityEvent
 from accounts.permissions import BranchTokenAuth
 from accounts.schemas import MeOut, RefreshIn, TokenIn, TokenOut
 from accounts.tokens import IssuedTokens, tokens_issue, tokens_refresh, tokens_revoke_family
+from core.api import ErrorOut, ValidationErrorOut
 from core.errors import DomainError
 
 
@@ -53,12 +54,34 @@ def me(request):
 def auth_router() -> Router:
     """The sign-in routes; a fresh router per API (branch and platform both mount one)."""
     router = Router(tags=["auth"])
-    router.post("/token/", response={200: TokenOut}, auth=None, summary="Sign in and get API tokens")(token_obtain)
-    router.post("/refresh/", response={200: TokenOut}, auth=None, summary="Swap a refresh token for new tokens")(
-        token_refresh
-    )
-    router.post("/logout/", response={204: None}, auth=BranchTokenAuth(), summary="Revoke this sign-in's tokens")(
-        token_logout
-    )
-    router.get("/me/", response=MeOut, auth=BranchTokenAuth(), summary="The signed-in user")(me)
+    refused = {401: ErrorOut, 422: ValidationErrorOut}
+    router.post(
+        "/token/",
+        # 429 (with Retry-After) once a username has failed too often from one address: accounts/lockout.py
+        response={200: TokenOut, **refused, 429: ErrorOut},
+        auth=None,
+        operation_id="auth_token",
+        summary="Sign in and get API tokens",
+    )(token_obtain)
+    router.post(
+        "/refresh/",
+        response={200: TokenOut, **refused},
+        auth=None,
+        operation_id="auth_refresh",
+        summary="Swap a refresh token for new tokens",
+    )(token_refresh)
+    router.post(
+        "/logout/",
+        response={204: None, 401: ErrorOut},
+        auth=BranchTokenAuth(),
+        operation_id="auth_logout",
+        summary="Revoke this sign-in's tokens",
+    )(token_logout)
+    router.get(
+        "/me/",
+        response={200: MeOut, 401: ErrorOut},
+        auth=BranchTokenAuth(),
+        operation_id="auth_me",
+        summary="The signed-in user",
+    )(me)
     return router

@@ -50,11 +50,9 @@ from clinical.schemas import (
     TreatmentPatch,
 )
 from clinical.validation import age_display, age_parts
+from core.api import ERRORS, ErrorOut
 from core.branch import branch_today
 from core.errors import DomainError
-
-ERRORS = {401: dict, 403: dict, 404: dict, 409: dict, 422: dict}
-
 
 # --- shapes -------------------------------------------------------------------------------------------
 
@@ -561,7 +559,7 @@ def prescription_file_answer(prescription: Prescription, *, inline: bool = False
 
 @prescriptions.get(
     "/{uuid:prescription_id}/pdf/",
-    response={200: bytes, 202: PdfPending, **ERRORS},
+    response={200: bytes, 202: PdfPending, **ERRORS, 503: ErrorOut},
     operation_id="prescriptions_pdf",
     summary="A prescription's PDF (202 with Retry-After while it is being made)",
     openapi_extra={"responses": {200: {"description": "The PDF", "content": {"application/pdf": {}}}}},

@@ -11,9 +11,10 @@ from pydantic import Field
 from accounts.addresses import client_address
 from accounts.permissions import BranchTokenAuth
 from clinical import selectors as clinical_selectors
-from clinical.api import ERRORS, page_answer, person_shape
+from clinical.api import page_answer, person_shape
 from clinical.models import AuditEvent
 from clinical.permissions import VIEW_ROLES, role_check
+from core.api import ERRORS
 from core.branch import branch_day_start, branch_zone
 from core.errors import DomainError
 from scheduling import selectors, services
