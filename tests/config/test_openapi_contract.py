@@ -63,3 +63,16 @@ def test_every_operation_is_named_described_and_lists_its_errors(which):
             if status.startswith(("4", "5")):
                 schema = response["content"]["application/json"]["schema"]
                 assert "$ref" in schema, f"{where} {status} has a typed body"
+
+
+def test_every_paged_list_has_one_shape():
+    document = json.loads(openapi_document("branch"))
+    schemas = document["components"]["schemas"]
+    paged = {
+        name: sorted(schema["properties"])
+        for name, schema in schemas.items()
+        if "items" in schema.get("properties", {}) and schema["properties"]["items"].get("type") == "array"
+    }
+
+    assert paged, "the document has paged lists"
+    assert {name: ["count", "items", "page", "page_size"] for name in paged} == paged
