@@ -101,6 +101,7 @@ def test_the_email_is_in_the_branchs_time_with_a_calendar_file_and_no_treatment(
     html = mail.alternatives[0][0]
     name, ics, kind = mail.attachments[0]
     assert mail.to == ["first@example.org"]
+    assert "St Mary's Hospital" in mail.subject  # as written, not HTML-escaped
     assert "09:45" in mail.body
     assert "09:45" in html
     assert clinic["doctor"].full_name in mail.body
@@ -132,7 +133,7 @@ def test_a_text_message_goes_through_the_sms_backend(clinic, stmarys, settings, 
     assert message["to"] == "+447700900123"
     assert (message["sender_id"], message["template_id"]) == ("STMARY", "1107161234567890123")
     assert "11:00" in message["body"]
-    assert "St Mary" in message["body"]
+    assert "St Mary's Hospital" in message["body"]  # as written, not HTML-escaped
     assert "Consultation" not in message["body"]
 
 
