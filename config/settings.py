@@ -79,7 +79,7 @@ SHARED_APPS = [
     "ninja",
 ]
 # Branch only: clinical data never exists in the public schema.
-TENANT_APPS = [*_BOTH, "clinical", "scheduling"]
+TENANT_APPS = [*_BOTH, "clinical", "scheduling", "portal"]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
 TENANT_MODEL = "tenants.Hospital"
@@ -252,6 +252,8 @@ CELERY_BEAT_SCHEDULE = {
 # Seconds over which a periodic job is spread across branches.
 BRANCH_FAN_OUT_SPREAD = env.integer("BRANCH_FAN_OUT_SPREAD", 60)
 OUTBOX_RELAY_INTERVAL = 1.0
+# How long a portal invitation's one-time link works.
+PORTAL_INVITE_HOURS = env.integer("PORTAL_INVITE_HOURS", 72)
 
 # --- accounts, sessions, lockout ----------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

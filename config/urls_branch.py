@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("clinical.urls")),
     path("", include("scheduling.views")),
+    path("", include("portal.views")),
 ]
 
 handler403 = "accounts.views.forbidden"

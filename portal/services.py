@@ -1,0 +1,191 @@
+"""Patient accounts: staff invite a registered patient to the portal, the patient accepts with
+the one-time link and sets a password, and staff link an account to more patient records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from accounts.links import branch_base_url
+from accounts.models import Role, User
+from accounts.tasks import mail_send
+from clinical.models import ContactChannel, Patient
+from core.branch import branch_current
+from core.errors import DomainError
+from core.sms import TextMessage, sms_send
+from portal.models import PatientLink, PortalInvite
+from workers.outbox import outbox_enqueue
+
+INVITE_TASK = "portal.send_invite"
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def portal_invite(*, patient: Patient, invited_by: User, channel: str = "") -> PortalInvite:
+    """Invite a registered patient to the portal by e-mail or text message (their chosen way, by
+    default). Invitations of the same patient still open are revoked: only the newest link works."""
+    if not channel:  # the way they chose, if the desk has its address; else whichever it has
+        reachable: dict[str, bool] = {
+            ContactChannel.EMAIL: bool(patient.email),
+            ContactChannel.SMS: bool(patient.phone),
+        }
+        channel = patient.contact_channel if reachable.get(patient.contact_channel) else ""
+        channel = channel or (ContactChannel.EMAIL if patient.email else ContactChannel.SMS)
+    if channel not in ContactChannel.values:
+        raise DomainError.invalid("channel", _("Choose e-mail or text message."))
+    if channel == ContactChannel.EMAIL and not patient.email:
+        raise DomainError.invalid("channel", _("The patient has no e-mail address; add one first."))
+    if channel == ContactChannel.SMS and not patient.phone:
+        raise DomainError.invalid("channel", _("The patient has no phone number; add one first."))
+    now = timezone.now()
+    with transaction.atomic():
+        # One invitation of a patient at a time: two desks at once leave one link, not two.
+        Patient.objects.select_for_update().filter(pk=patient.pk).exists()
+        PortalInvite.objects.filter(patient=patient, accepted_at__isnull=True, revoked_at__isnull=True).update(
+            revoked_at=now
+        )
+        invite = PortalInvite.objects.create(
+            patient=patient,
+            channel=channel,
+            expires_at=now + dt.timedelta(hours=settings.PORTAL_INVITE_HOURS),
+            invited_by=invited_by,
+        )
+        outbox_enqueue(INVITE_TASK, invite_id=invite.pk)
+    return invite
+
+
+def portal_invite_revoke(*, invite: PortalInvite) -> PortalInvite:
+    """End an invitation's link; an accepted one is left as it is (its account stays)."""
+    PortalInvite.objects.filter(pk=invite.pk, accepted_at__isnull=True, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    invite.refresh_from_db()
+    return invite
+
+
+def portal_invite_send(invite_id: int) -> bool:
+    """Make the link's token and send it, once: a re-delivered task finds the invitation sent.
+    The token is in the message only; the row keeps its hash. A failed send keeps nothing, and
+    the task's retry makes a new token."""
+    with transaction.atomic():
+        invite = (
+            PortalInvite.objects.select_for_update(of=("self",))
+            .select_related("patient")
+            .filter(pk=invite_id, sent_at__isnull=True, revoked_at__isnull=True, accepted_at__isnull=True)
+            .first()
+        )
+        if invite is None or invite.expires_at <= timezone.now():
+            return False
+        token = secrets.token_urlsafe(32)
+        invite.token_hash = _token_hash(token)
+        invite.sent_at = timezone.now()
+        invite.save(update_fields=["token_hash", "sent_at"])
+        _deliver(invite, branch_base_url() + reverse("portal:activate", args=[token], urlconf=settings.ROOT_URLCONF))
+    return True
+
+
+def _deliver(invite: PortalInvite, link: str) -> None:
+    patient = invite.patient
+    branch = branch_current()
+    with translation.override(patient.preferred_language or branch.default_language):
+        context = {"branch": branch, "patient": patient, "link": link, "hours": settings.PORTAL_INVITE_HOURS}
+        if invite.channel == ContactChannel.EMAIL:
+            subject = render_to_string("email/portal_invite_subject.txt", context).strip()
+            mail_send(subject, render_to_string("email/portal_invite.txt", context), patient.email)
+        else:
+            sms_send(
+                TextMessage(
+                    to=patient.phone,
+                    body=render_to_string("sms/portal_invite.txt", context).strip(),
+                    sender_id=branch.sms_sender_id,
+                    template_id=str((branch.sms_template_ids or {}).get("portal_invite", "")),
+                )
+            )
+
+
+def portal_invite_find(token: str) -> PortalInvite | None:
+    return PortalInvite.objects.select_related("patient").filter(token_hash=_token_hash(token)).first()
+
+
+def portal_invite_check(invite: PortalInvite | None) -> PortalInvite:
+    """The invitation if its link may be used now; else a DomainError saying why, for the page."""
+    if invite is None:
+        raise DomainError.not_found(_("This invitation link is not valid. Ask the hospital for a new one."))
+    refusals: dict[str, tuple[str, str]] = {
+        PortalInvite.State.ACCEPTED: ("invite_used", _("This invitation was used already. Sign in instead.")),
+        PortalInvite.State.REVOKED: (
+            "invite_revoked",
+            _("This invitation was withdrawn. Ask the hospital for a new one."),
+        ),
+        PortalInvite.State.EXPIRED: (
+            "invite_expired",
+            _("This invitation has expired. Ask the hospital for a new one."),
+        ),
+    }
+    if invite.state in refusals:
+        code, message = refusals[invite.state]
+        raise DomainError(message, kind="conflict", code=code)
+    return invite
+
+
+def portal_invite_accept(*, token: str, password: str) -> User:
+    """Make the patient's account from the link, with the password they chose, linked to their
+    record; the link cannot be used again."""
+    try:
+        validate_password(password)
+    except ValidationError as exc:
+        raise DomainError.invalid("password", " ".join(exc.messages)) from exc
+    with transaction.atomic():
+        found = portal_invite_find(token)
+        invite = portal_invite_check(
+            PortalInvite.objects.select_for_update(of=("self",)).select_related("patient").filter(pk=found.pk).first()
+            if found
+            else None
+        )
+        patient = invite.patient
+        username = (patient.email or patient.phone).lower()
+        if User.objects.filter(username__iexact=username).exists():
+            raise DomainError.conflict(
+                _("An account with this address exists already: ask the hospital to link this record to it."),
+                code="account_exists",
+            )
+        account = User(username=username, email=patient.email, full_name=patient.display_name, role=Role.PATIENT)
+        account.set_password(password)
+        try:
+            with transaction.atomic():
+                account.save()
+        except IntegrityError as exc:
+            raise DomainError.conflict(
+                _("An account with this address exists already."), code="account_exists"
+            ) from exc
+        PatientLink.objects.create(
+            account=account, patient=patient, relationship=PatientLink.Relationship.SELF, linked_by=invite.invited_by
+        )
+        invite.accepted_at = timezone.now()
+        invite.account = account
+        invite.save(update_fields=["accepted_at", "account"])
+    return account
+
+
+def portal_link(*, account: User, patient: Patient, relationship: str, linked_by: User) -> PatientLink:
+    """Let a patient account act for one more record of the branch (a child, a person cared for)."""
+    if account.role != Role.PATIENT or not account.is_active:
+        raise DomainError.invalid("account", _("Choose an active patient account."))
+    if relationship not in PatientLink.Relationship.values:
+        raise DomainError.invalid("relationship", _("Choose how they are related."))
+    link, _created = PatientLink.objects.get_or_create(
+        account=account, patient=patient, defaults={"relationship": relationship, "linked_by": linked_by}
+    )
+    return link
