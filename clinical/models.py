@@ -347,6 +347,8 @@ class AuditEvent(models.Model):
         CHECK_IN = "check_in", _("Checked a patient in")
         COMPLETE = "complete", _("Completed an appointment")
         NO_SHOW = "no_show", _("Marked a no-show")
+        PORTAL_INVITE = "portal_invite", _("Invited to the patient portal")
+        PORTAL_INVITE_REVOKE = "portal_invite_revoke", _("Withdrew a portal invitation")
 
     class Outcome(models.TextChoices):
         ALLOWED = "allowed", _("Allowed")

@@ -19,7 +19,8 @@ from django.utils.translation import gettext as _
 from accounts.links import branch_base_url
 from accounts.models import Role, User
 from accounts.tasks import mail_send
-from clinical.models import ContactChannel, Patient
+from clinical.audit import audit_record
+from clinical.models import AuditEvent, ContactChannel, Patient
 from core.branch import branch_current
 from core.errors import DomainError
 from core.sms import TextMessage, sms_send
@@ -36,6 +37,8 @@ def _token_hash(token: str) -> str:
 def portal_invite(*, patient: Patient, invited_by: User, channel: str = "") -> PortalInvite:
     """Invite a registered patient to the portal by e-mail or text message (their chosen way, by
     default). Invitations of the same patient still open are revoked: only the newest link works."""
+    if not channel and not (patient.email or patient.phone):
+        raise DomainError.invalid("channel", _("The patient has no e-mail address or phone number; add one first."))
     if not channel:  # the way they chose, if the desk has its address; else whichever it has
         reachable: dict[str, bool] = {
             ContactChannel.EMAIL: bool(patient.email),
@@ -62,15 +65,19 @@ def portal_invite(*, patient: Patient, invited_by: User, channel: str = "") -> P
             expires_at=now + dt.timedelta(hours=settings.PORTAL_INVITE_HOURS),
             invited_by=invited_by,
         )
+        audit_record(actor=invited_by, action=AuditEvent.Action.PORTAL_INVITE, patient_id=patient.pk, channel=channel)
         outbox_enqueue(INVITE_TASK, invite_id=invite.pk)
     return invite
 
 
-def portal_invite_revoke(*, invite: PortalInvite) -> PortalInvite:
+def portal_invite_revoke(*, invite: PortalInvite, revoked_by: User) -> PortalInvite:
     """End an invitation's link; an accepted one is left as it is (its account stays)."""
-    PortalInvite.objects.filter(pk=invite.pk, accepted_at__isnull=True, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
+    with transaction.atomic():
+        ended = PortalInvite.objects.filter(pk=invite.pk, accepted_at__isnull=True, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        if ended:
+            audit_record(actor=revoked_by, action=AuditEvent.Action.PORTAL_INVITE_REVOKE, patient_id=invite.patient_id)
     invite.refresh_from_db()
     return invite
 

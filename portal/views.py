@@ -1,17 +1,29 @@
-"""The portal's pages on the branch host. For now: accepting an invitation."""
+"""The portal's pages on the branch host: accepting an invitation, and the front desk's card of
+a patient's portal access (invite, send again, withdraw) on their profile."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.models import Role, User
+from accounts.permissions import role_required
+from clinical.models import Patient
 from core.branch import branch_current
 from core.errors import DomainError
-from portal.services import portal_invite_accept, portal_invite_check, portal_invite_find
+from portal.models import PortalInvite
+from portal.selectors import portal_status
+from portal.services import (
+    portal_invite,
+    portal_invite_accept,
+    portal_invite_check,
+    portal_invite_find,
+    portal_invite_revoke,
+)
 
 app_name = "portal"
 
@@ -50,4 +62,52 @@ def _refused_status(exc: DomainError) -> int:
     return 404 if exc.kind == "not_found" else 410
 
 
-urlpatterns = [path("portal/activate/<str:token>/", activate, name="activate")]
+# --- the front desk's card ---------------------------------------------------------------------
+
+DESK = (Role.HOSPITAL_ADMIN, Role.RECEPTIONIST)
+
+
+def _card(request: HttpRequest, patient: Patient, *, error: str = "", status: int = 200) -> HttpResponse:
+    context = {"patient": patient, "portal": portal_status(patient), "error": error}
+    return render(request, "portal/_invite_card.html", context, status=status)
+
+
+def _answer(request: HttpRequest, patient: Patient, *, error: str = "", status: int = 200) -> HttpResponse:
+    """The card again for htmx; without it, back to the profile."""
+    if request.htmx:  # type: ignore[attr-defined]
+        return _card(request, patient, error=error, status=status)
+    return redirect("clinical:patient_profile", patient.pk)
+
+
+@role_required(*DESK)
+@require_GET
+def invite_card(request: HttpRequest, patient_id: str) -> HttpResponse:
+    return _card(request, get_object_or_404(Patient, pk=patient_id))
+
+
+@role_required(*DESK)
+@require_POST
+def invite_send(request: HttpRequest, patient_id: str) -> HttpResponse:
+    patient = get_object_or_404(Patient, pk=patient_id)
+    user: User = request.user  # type: ignore[assignment]
+    try:
+        portal_invite(patient=patient, invited_by=user, channel=request.POST.get("channel", ""))
+    except DomainError as exc:
+        return _answer(request, patient, error=exc.message, status=422)
+    return _answer(request, patient)
+
+
+@role_required(*DESK)
+@require_POST
+def invite_revoke(request: HttpRequest, invite_id: int) -> HttpResponse:
+    invite = get_object_or_404(PortalInvite.objects.select_related("patient"), pk=invite_id)
+    portal_invite_revoke(invite=invite, revoked_by=request.user)  # type: ignore[arg-type]
+    return _answer(request, invite.patient)
+
+
+urlpatterns = [
+    path("portal/activate/<str:token>/", activate, name="activate"),
+    path("patients/<uuid:patient_id>/portal/", invite_card, name="invite_card"),
+    path("patients/<uuid:patient_id>/portal/invite/", invite_send, name="invite_send"),
+    path("portal/invites/<int:invite_id>/revoke/", invite_revoke, name="invite_revoke"),
+]

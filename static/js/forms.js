@@ -20,3 +20,12 @@ document.addEventListener("change", function (event) {
   var input = event.target;
   if (input.form && input.hasAttribute("data-submit-on-change")) input.form.requestSubmit();
 });
+// A fragment marked data-swap-refusals shows the answer to a refused request (409, 422: the
+// message of what to fix) in its place; htmx would otherwise leave it as it was.
+document.addEventListener("htmx:beforeSwap", function (event) {
+  var status = event.detail.xhr.status;
+  if ((status === 409 || status === 422) && event.detail.elt.closest("[data-swap-refusals]")) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});

@@ -1,0 +1,24 @@
+"""What the dashboard shows of a patient's portal access."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clinical.models import Patient
+from portal.models import PatientLink, PortalInvite
+
+
+@dataclass(frozen=True)
+class PortalStatus:
+    links: list[PatientLink]
+    invite: PortalInvite | None  # the newest
+
+    @property
+    def invite_open(self) -> bool:
+        return self.invite is not None and self.invite.state in (PortalInvite.State.WAITING, PortalInvite.State.SENT)
+
+
+def portal_status(patient: Patient) -> PortalStatus:
+    links = list(PatientLink.objects.filter(patient=patient, account__is_active=True).select_related("account"))
+    invite = PortalInvite.objects.filter(patient=patient).order_by("-created_at", "-pk").first()
+    return PortalStatus(links=links, invite=invite)
