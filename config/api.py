@@ -19,6 +19,7 @@ from clinical.api import patients as patients_router
 from clinical.api import prescriptions as prescriptions_router
 from clinical.api import treatments as treatments_router
 from core.errors import DomainError
+from portal.api import portal as portal_router
 from scheduling.api import appointments as appointments_router
 from scheduling.api import doctors as doctors_router
 from tenants.api import router as hospitals_router
@@ -105,6 +106,7 @@ branch_api.add_router("/follow-ups/", follow_ups_router)
 branch_api.add_router("/prescriptions/", prescriptions_router)
 branch_api.add_router("/doctors/", doctors_router)
 branch_api.add_router("/appointments/", appointments_router)
+branch_api.add_router("/portal/", portal_router)
 
 platform_api = NinjaAPI(
     title="Hospital platform API",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from accounts.models import User
 from clinical.models import Patient
 from portal.models import PatientLink, PortalInvite
 
@@ -22,3 +23,8 @@ def portal_status(patient: Patient) -> PortalStatus:
     links = list(PatientLink.objects.filter(patient=patient, account__is_active=True).select_related("account"))
     invite = PortalInvite.objects.filter(patient=patient).order_by("-created_at", "-pk").first()
     return PortalStatus(links=links, invite=invite)
+
+
+def account_links(account: User) -> list[PatientLink]:
+    """The records a patient account acts for, oldest link first."""
+    return list(PatientLink.objects.filter(account=account).select_related("patient").order_by("linked_at", "pk"))
