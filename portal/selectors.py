@@ -15,12 +15,16 @@ class PortalStatus:
     invite: PortalInvite | None  # the newest
 
     @property
+    def active_links(self) -> list[PatientLink]:
+        return [link for link in self.links if link.account.is_active]
+
+    @property
     def invite_open(self) -> bool:
         return self.invite is not None and self.invite.state in (PortalInvite.State.WAITING, PortalInvite.State.SENT)
 
 
 def portal_status(patient: Patient) -> PortalStatus:
-    links = list(PatientLink.objects.filter(patient=patient, account__is_active=True).select_related("account"))
+    links = list(PatientLink.objects.filter(patient=patient).select_related("account").order_by("linked_at", "pk"))
     invite = PortalInvite.objects.filter(patient=patient).order_by("-created_at", "-pk").first()
     return PortalStatus(links=links, invite=invite)
 

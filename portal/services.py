@@ -11,14 +11,17 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from accounts.audit import security_event_record
 from accounts.links import branch_base_url
-from accounts.models import Role, User
+from accounts.models import Role, SecurityEvent, User
 from accounts.tasks import mail_send
+from accounts.tokens import tokens_revoke_all
 from clinical.audit import audit_record
 from clinical.models import AuditEvent, ContactChannel, Patient
 from core.branch import branch_current
@@ -196,3 +199,20 @@ def portal_link(*, account: User, patient: Patient, relationship: str, linked_by
         account=account, patient=patient, defaults={"relationship": relationship, "linked_by": linked_by}
     )
     return link
+
+
+def portal_account_deactivate(*, account: User, deactivated_by: User, request: HttpRequest | None = None) -> User:
+    """End a patient account at once: its API tokens are deleted and its sessions stop working
+    (an inactive user is refused on every request). Its links stay, for the record."""
+    if account.role != Role.PATIENT:
+        raise DomainError.invalid("account", _("Choose an active patient account."))
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=account.pk).exists()
+        account.refresh_from_db()
+        if not account.is_active:
+            return account
+        account.is_active = False
+        account.save(update_fields=["is_active"])
+        tokens_revoke_all(user=account)
+        security_event_record(kind=SecurityEvent.Kind.DEACTIVATED, request=request, user=account, actor=deactivated_by)
+    return account

@@ -15,9 +15,10 @@ from accounts.permissions import role_required
 from clinical.models import Patient
 from core.branch import branch_current
 from core.errors import DomainError
-from portal.models import PortalInvite
+from portal.models import PatientLink, PortalInvite
 from portal.selectors import portal_status
 from portal.services import (
+    portal_account_deactivate,
     portal_invite,
     portal_invite_accept,
     portal_invite_check,
@@ -99,6 +100,16 @@ def invite_send(request: HttpRequest, patient_id: str) -> HttpResponse:
 
 @role_required(*DESK)
 @require_POST
+def account_deactivate(request: HttpRequest, patient_id: str, account_id: int) -> HttpResponse:
+    """End an account linked to this patient (a lost phone, a carer no longer caring)."""
+    patient = get_object_or_404(Patient, pk=patient_id)
+    link = get_object_or_404(PatientLink.objects.select_related("account"), patient=patient, account_id=account_id)
+    portal_account_deactivate(account=link.account, deactivated_by=request.user, request=request)  # type: ignore[arg-type]
+    return _answer(request, patient)
+
+
+@role_required(*DESK)
+@require_POST
 def invite_revoke(request: HttpRequest, invite_id: int) -> HttpResponse:
     invite = get_object_or_404(PortalInvite.objects.select_related("patient"), pk=invite_id)
     portal_invite_revoke(invite=invite, revoked_by=request.user)  # type: ignore[arg-type]
@@ -110,4 +121,9 @@ urlpatterns = [
     path("patients/<uuid:patient_id>/portal/", invite_card, name="invite_card"),
     path("patients/<uuid:patient_id>/portal/invite/", invite_send, name="invite_send"),
     path("portal/invites/<int:invite_id>/revoke/", invite_revoke, name="invite_revoke"),
+    path(
+        "patients/<uuid:patient_id>/portal/accounts/<int:account_id>/deactivate/",
+        account_deactivate,
+        name="account_deactivate",
+    ),
 ]

@@ -7,9 +7,9 @@ import pytest
 from django.test import Client
 from django_tenants.utils import schema_context
 
-from accounts.models import Role
+from accounts.models import Role, User
 from clinical.models import AuditEvent, Patient
-from portal.models import PortalInvite
+from portal.models import PatientLink, PortalInvite
 from tests.clinical.conftest import register
 
 pytestmark = pytest.mark.django_db
@@ -108,3 +108,27 @@ def test_a_patient_without_an_address_is_told_on_the_card(stmarys):
     assert "add one first" in refused.content.decode()
     with schema_context(stmarys.schema):
         assert not PortalInvite.objects.filter(patient=patient).exists()
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_deactivating_an_account_ends_its_tokens_at_once_and_only_the_desk_may(stmarys, riverside, caller):
+    patient = _patient(stmarys, email="ends@example.org")
+    with schema_context(stmarys.schema):
+        account = User.objects.create_user(username="ends@example.org", role=Role.PATIENT, password="p" * 20)
+        PatientLink.objects.create(account=account, patient=patient)
+    app = stmarys.api(account)  # signed in to the app
+    assert app.get("/api/portal/me/").status_code == 200
+
+    answer = _client(caller, stmarys, riverside).post(
+        f"/patients/{patient.pk}/portal/accounts/{account.pk}/deactivate/", HTTP_HX_REQUEST="true"
+    )
+
+    _expect(answer, caller, 200)
+    if caller in DESK:
+        assert 'data-active="false"' in answer.content.decode()
+        assert "Invite to the portal" in answer.content.decode()
+        assert app.get("/api/portal/me/").status_code == 401  # the app's token is refused at once
+    else:
+        assert app.get("/api/portal/me/").status_code == 200
+    with schema_context(stmarys.schema):
+        assert User.objects.get(pk=account.pk).is_active == (caller not in DESK)
