@@ -20,3 +20,37 @@ class PortalMeOut(Schema):
     full_name: str
     preferred_language: str
     patients: list[LinkedPatientOut] = Field(description="The records this account acts for, oldest link first.")
+
+
+class DoctorBrief(Schema):
+    id: int
+    full_name: str
+
+
+class TreatmentName(Schema):
+    id: int
+    name: str
+
+
+class PortalAppointmentOut(Schema):
+    id: uuid.UUID
+    start: dt.datetime = Field(description="With the branch's offset.")
+    end: dt.datetime
+    time_zone: str = Field(description="The branch's time zone, e.g. Europe/London.")
+    doctor: DoctorBrief
+    treatment: TreatmentName
+    status: str = Field(description="booked, checked_in, completed, cancelled or no_show.")
+
+
+class PortalAppointmentList(Schema):
+    items: list[PortalAppointmentOut]
+    count: int
+    page: int
+    page_size: int
+
+
+class PortalAppointmentQuery(Schema):
+    patient: uuid.UUID = Field(description="One of the records in /api/portal/me/.")
+    upcoming: bool | None = Field(None, description="true: still to come; false: past; absent: all.")
+    page: int = Field(1, ge=1)
+    page_size: int = Field(20, ge=1, le=100)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+
+from django.utils import timezone
 
 from accounts.models import User
 from clinical.models import Patient
+from clinical.selectors import Page, paginate
 from portal.models import PatientLink, PortalInvite
+from scheduling.models import Appointment
 
 
 @dataclass(frozen=True)
@@ -32,3 +37,23 @@ def portal_status(patient: Patient) -> PortalStatus:
 def account_links(account: User) -> list[PatientLink]:
     """The records a patient account acts for, oldest link first."""
     return list(PatientLink.objects.filter(account=account).select_related("patient").order_by("linked_at", "pk"))
+
+
+def linked_patient(account: User, patient_id: uuid.UUID) -> Patient | None:
+    """The record, if this account acts for it; None for any other id (of this branch or not)."""
+    link = PatientLink.objects.select_related("patient").filter(account=account, patient_id=patient_id).first()
+    return link.patient if link else None
+
+
+def portal_appointments(patient: Patient, *, upcoming: bool | None, page: int, page_size: int) -> Page:
+    """A patient's visits: upcoming (booked or checked in, soonest first), past (latest first), or
+    all (latest first)."""
+    visits = Appointment.objects.filter(patient=patient).select_related("doctor", "treatment")
+    now = timezone.now()
+    if upcoming is True:
+        visits = visits.filter(end__gt=now, status__in=Appointment.ACTIVE).order_by("start", "pk")
+    elif upcoming is False:
+        visits = visits.filter(start__lt=now).order_by("-start", "-pk")
+    else:
+        visits = visits.order_by("-start", "-pk")
+    return paginate(visits, page=page, page_size=page_size)

@@ -3,13 +3,17 @@ and another branch's token are refused."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from accounts.models import Role, User
-from clinical.models import Patient
+from clinical.models import Patient, Treatment
 from portal.models import PatientLink
 from portal.services import portal_link
+from scheduling.models import Appointment
 from tests.clinical.conftest import register
 
 pytestmark = pytest.mark.django_db
@@ -47,9 +51,11 @@ def test_a_parent_sees_their_own_record_and_their_childs(stmarys):
 
 @pytest.mark.parametrize("role", [Role.HOSPITAL_ADMIN, Role.RECEPTIONIST, Role.DOCTOR])
 def test_a_staff_token_is_refused_on_the_portal(stmarys, role):
-    answer = stmarys.api(stmarys.user(role)).get("/api/portal/me/")
+    staff = stmarys.api(stmarys.user(role))
+    patient = register(stmarys, full_name="Staff Probe", date_of_birth="1980-01-01")
 
-    assert answer.status_code == 403
+    assert staff.get("/api/portal/me/").status_code == 403
+    assert staff.get("/api/portal/appointments/", {"patient": patient["id"]}).status_code == 403
 
 
 def test_no_token_or_another_branchs_token_is_401(stmarys, riverside):
@@ -70,3 +76,54 @@ def test_an_account_without_links_sees_none(stmarys):
     assert answer.json()["patients"] == []
     with schema_context(stmarys.schema):
         assert not PatientLink.objects.exists()
+
+
+def _visit(branch, patient_id, start: dt.datetime, status: str = "booked") -> Appointment:
+    with schema_context(branch.schema):
+        treatment = Treatment.objects.get_or_create(
+            code="PORT", defaults={"name": "Portal check", "duration_minutes": 15}
+        )[0]
+        return Appointment.objects.create(
+            patient_id=patient_id,
+            doctor=branch.user(Role.DOCTOR),
+            treatment=treatment,
+            start=start,
+            end=start + dt.timedelta(minutes=15),
+            status=status,
+        )
+
+
+def test_a_parent_lists_their_childs_visits_and_no_one_elses(stmarys, riverside):
+    account = _account_with(stmarys, "Parent Visits", "Child Visits")
+    with schema_context(stmarys.schema):
+        parent_id, child_id = (
+            PatientLink.objects.filter(account=account).order_by("linked_at", "pk").values_list("patient_id", flat=True)
+        )
+    stranger = register(stmarys, full_name="Not Linked", date_of_birth="1999-09-09")
+    elsewhere = register(riverside, full_name="Other Branch", date_of_birth="1999-09-09")
+    now = timezone.now().replace(microsecond=0)
+    later = _visit(stmarys, child_id, now + dt.timedelta(days=9))
+    sooner = _visit(stmarys, child_id, now + dt.timedelta(days=2))
+    past = _visit(stmarys, child_id, now - dt.timedelta(days=3), status="completed")
+    _visit(stmarys, child_id, now + dt.timedelta(days=4), status="cancelled")
+    _visit(stmarys, parent_id, now + dt.timedelta(days=1))
+    app = stmarys.api(account)
+
+    upcoming = app.get("/api/portal/appointments/", {"patient": child_id, "upcoming": "true"})
+    before = app.get("/api/portal/appointments/", {"patient": child_id, "upcoming": "false"})
+    not_linked = app.get("/api/portal/appointments/", {"patient": stranger["id"]})
+    other_branch = app.get("/api/portal/appointments/", {"patient": elsewhere["id"]})
+    no_patient = app.get("/api/portal/appointments/")
+
+    assert upcoming.status_code == 200
+    body = upcoming.json()
+    assert [item["id"] for item in body["items"]] == [str(sooner.pk), str(later.pk)]
+    assert (body["count"], body["page"], body["page_size"]) == (2, 1, 20)
+    first = body["items"][0]
+    assert first["time_zone"] == "Europe/London"
+    assert dt.datetime.fromisoformat(first["start"]) == sooner.start
+    assert first["treatment"]["name"] == "Portal check"
+    assert [item["id"] for item in before.json()["items"]] == [str(past.pk)]
+    assert not_linked.status_code == 404
+    assert other_branch.status_code == 404
+    assert no_patient.status_code == 422
