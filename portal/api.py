@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.utils.translation import gettext as _
 from ninja import Query, Router
 
 from accounts.models import Role, User
 from accounts.permissions import BranchTokenAuth
+from clinical.api import prescription_file_answer
 from clinical.models import Patient
+from clinical.schemas import PdfPending
 from core.api import ERRORS, ErrorOut
 from core.branch import branch_zone
 from core.errors import DomainError
-from portal.schemas import PortalAppointmentList, PortalAppointmentQuery, PortalMeOut
-from portal.selectors import account_links, linked_patient, portal_appointments
+from portal.schemas import (
+    PortalAppointmentList,
+    PortalAppointmentQuery,
+    PortalMeOut,
+    PortalPatientPage,
+    PortalPrescriptionList,
+)
+from portal.selectors import (
+    account_links,
+    linked_patient,
+    portal_appointments,
+    portal_prescription,
+    portal_prescriptions,
+)
 from scheduling.models import Appointment
 
 portal = Router(tags=["portal"], auth=BranchTokenAuth())
@@ -87,3 +103,48 @@ def portal_appointment_list(request, query: Query[PortalAppointmentQuery]):
         "page": page.page,
         "page_size": page.page_size,
     }
+
+
+@portal.get(
+    "/prescriptions/",
+    response={200: PortalPrescriptionList, **ERRORS},
+    operation_id="portal_prescriptions_list",
+    summary="A linked patient's prescriptions, latest first",
+)
+def portal_prescription_list(request, query: Query[PortalPatientPage]):
+    patient = _linked(_patient_account(request), query.patient)
+    page = portal_prescriptions(patient, page=query.page, page_size=query.page_size)
+    zone = branch_zone()
+    return {
+        "items": [
+            {
+                "id": prescription.pk,
+                "issued": prescription.record.visit_at.astimezone(zone),
+                "doctor": {
+                    "id": prescription.record.doctor_id,
+                    "full_name": prescription.record.doctor.full_name or prescription.record.doctor.username,
+                },
+                "lines": list(prescription.lines.all()),
+                "advice": prescription.record.patient_advice,
+                "pdf_status": prescription.pdf_status,
+            }
+            for prescription in page.items
+        ],
+        "count": page.count,
+        "page": page.page,
+        "page_size": page.page_size,
+    }
+
+
+@portal.get(
+    "/prescriptions/{uuid:prescription_id}/pdf/",
+    response={200: bytes, 202: PdfPending, **ERRORS, 503: ErrorOut},
+    operation_id="portal_prescriptions_pdf",
+    summary="A linked patient's prescription as a PDF (202 with Retry-After while it is being made)",
+    openapi_extra={"responses": {200: {"description": "The PDF", "content": {"application/pdf": {}}}}},
+)
+def portal_prescription_pdf(request, prescription_id: uuid.UUID):
+    prescription = portal_prescription(_patient_account(request), prescription_id)
+    if prescription is None:
+        raise DomainError.not_found(_("No such prescription."))
+    return prescription_file_answer(prescription)

@@ -6,6 +6,8 @@ import uuid
 from ninja import Schema
 from pydantic import Field
 
+from clinical.schemas import PrescriptionLineOut
+
 
 class LinkedPatientOut(Schema):
     id: uuid.UUID = Field(description="Name it in the portal routes that act for a patient.")
@@ -52,5 +54,29 @@ class PortalAppointmentList(Schema):
 class PortalAppointmentQuery(Schema):
     patient: uuid.UUID = Field(description="One of the records in /api/portal/me/.")
     upcoming: bool | None = Field(None, description="true: still to come; false: past; absent: all.")
+    page: int = Field(1, ge=1)
+    page_size: int = Field(20, ge=1, le=100)
+
+
+class PortalPrescriptionOut(Schema):
+    """A prescription as the patient reads it: no diagnosis, no clinical notes."""
+
+    id: uuid.UUID
+    issued: dt.datetime = Field(description="The visit, with the branch's offset.")
+    doctor: DoctorBrief
+    lines: list[PrescriptionLineOut]
+    advice: str = Field(description="The doctor's advice for the patient.")
+    pdf_status: str = Field(description="pending, ready or failed: GET /api/portal/prescriptions/{id}/pdf/.")
+
+
+class PortalPrescriptionList(Schema):
+    items: list[PortalPrescriptionOut]
+    count: int
+    page: int
+    page_size: int
+
+
+class PortalPatientPage(Schema):
+    patient: uuid.UUID = Field(description="One of the records in /api/portal/me/.")
     page: int = Field(1, ge=1)
     page_size: int = Field(20, ge=1, le=100)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from accounts.models import User
-from clinical.models import Patient
+from clinical.models import Patient, Prescription
 from clinical.selectors import Page, paginate
 from portal.models import PatientLink, PortalInvite
 from scheduling.models import Appointment
@@ -57,3 +57,28 @@ def portal_appointments(patient: Patient, *, upcoming: bool | None, page: int, p
     else:
         visits = visits.order_by("-start", "-pk")
     return paginate(visits, page=page, page_size=page_size)
+
+
+def portal_prescriptions(patient: Patient, *, page: int, page_size: int) -> Page:
+    """The patient's prescriptions as they stand (the current version of each record), latest
+    visit first."""
+    prescriptions = (
+        Prescription.objects.filter(record__patient=patient, record__is_current=True)
+        .select_related("record__doctor")
+        .prefetch_related("lines")
+        .order_by("-record__visit_at", "-pk")
+    )
+    return paginate(prescriptions, page=page, page_size=page_size)
+
+
+def portal_prescription(account: User, prescription_id: uuid.UUID) -> Prescription | None:
+    """A current prescription of a record the account acts for; None for any other id."""
+    return (
+        Prescription.objects.filter(
+            pk=prescription_id,
+            record__is_current=True,
+            record__patient__account_links__account=account,
+        )
+        .select_related("record__patient")
+        .first()
+    )

@@ -56,6 +56,7 @@ def test_a_staff_token_is_refused_on_the_portal(stmarys, role):
 
     assert staff.get("/api/portal/me/").status_code == 403
     assert staff.get("/api/portal/appointments/", {"patient": patient["id"]}).status_code == 403
+    assert staff.get("/api/portal/prescriptions/", {"patient": patient["id"]}).status_code == 403
 
 
 def test_no_token_or_another_branchs_token_is_401(stmarys, riverside):
