@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Query, Router
 
@@ -25,11 +26,13 @@ from portal.schemas import (
 from portal.selectors import (
     account_links,
     linked_patient,
+    portal_appointment,
     portal_appointments,
     portal_prescription,
     portal_prescriptions,
 )
 from scheduling.models import Appointment
+from scheduling.reminders import appointment_ics
 
 portal = Router(tags=["portal"], auth=BranchTokenAuth())
 
@@ -148,3 +151,19 @@ def portal_prescription_pdf(request, prescription_id: uuid.UUID):
     if prescription is None:
         raise DomainError.not_found(_("No such prescription."))
     return prescription_file_answer(prescription)
+
+
+@portal.get(
+    "/appointments/{uuid:appointment_id}/ics/",
+    response={200: bytes, **ERRORS},
+    operation_id="portal_appointments_ics",
+    summary="A linked patient's visit as a calendar file",
+    openapi_extra={"responses": {200: {"description": "An iCalendar event", "content": {"text/calendar": {}}}}},
+)
+def portal_appointment_ics(request, appointment_id: uuid.UUID):
+    visit = portal_appointment(_patient_account(request), appointment_id)
+    if visit is None:
+        raise DomainError.not_found(_("No such appointment."))
+    answer = HttpResponse(appointment_ics(visit), content_type="text/calendar; charset=utf-8")
+    answer["Content-Disposition"] = f'attachment; filename="appointment-{visit.start:%Y%m%d-%H%M}.ics"'
+    return answer

@@ -82,3 +82,12 @@ def portal_prescription(account: User, prescription_id: uuid.UUID) -> Prescripti
         .select_related("record__patient")
         .first()
     )
+
+
+def portal_appointment(account: User, appointment_id: uuid.UUID) -> Appointment | None:
+    """A visit of a record the account acts for; None for any other id."""
+    return (
+        Appointment.objects.filter(pk=appointment_id, patient__account_links__account=account)
+        .select_related("doctor", "treatment", "patient")
+        .first()
+    )

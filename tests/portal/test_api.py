@@ -128,3 +128,28 @@ def test_a_parent_lists_their_childs_visits_and_no_one_elses(stmarys, riverside)
     assert not_linked.status_code == 404
     assert other_branch.status_code == 404
     assert no_patient.status_code == 422
+
+
+def test_a_linked_visit_comes_as_a_calendar_file_and_no_one_elses(stmarys):
+    account = _account_with(stmarys, "Calendar Parent", "Calendar Child")
+    with schema_context(stmarys.schema):
+        child_id = (
+            PatientLink.objects.filter(account=account)
+            .order_by("linked_at", "pk")
+            .values_list("patient_id", flat=True)[1]
+        )
+    stranger = register(stmarys, full_name="Calendar Stranger", date_of_birth="1999-09-09")
+    start = timezone.now().replace(microsecond=0, second=0) + dt.timedelta(days=5)
+    mine = _visit(stmarys, child_id, start)
+    theirs = _visit(stmarys, stranger["id"], start + dt.timedelta(hours=1))
+    app = stmarys.api(account)
+
+    calendar = app.get(f"/api/portal/appointments/{mine.pk}/ics/")
+    refused = app.get(f"/api/portal/appointments/{theirs.pk}/ics/")
+
+    assert calendar.status_code == 200
+    assert calendar["Content-Type"].startswith("text/calendar")
+    text = calendar.content.decode()
+    assert f"DTSTART:{start.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}" in text
+    assert "Portal check" not in text  # the treatment stays out of a calendar others may see
+    assert refused.status_code == 404
