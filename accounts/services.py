@@ -118,6 +118,13 @@ def staff_deactivate(*, user: User, deactivated_by: User, request: HttpRequest |
         raise DomainError.conflict(_("You cannot deactivate your own account."))
     if user.role == Role.HOSPITAL_ADMIN:
         _ensure_another_admin(user)
+    return account_end(user=user, deactivated_by=deactivated_by, request=request)
+
+
+def account_end(*, user: User, deactivated_by: User, request: HttpRequest | None = None) -> User:
+    """End an account at once, staff or patient: its sessions stop authenticating (inactive
+    users are refused on every request), its API tokens are deleted, a security event says who.
+    Called inside the caller's transaction, with the user's row locked."""
     user.is_active = False
     user.save(update_fields=["is_active"])
     tokens_revoke_all(user=user)

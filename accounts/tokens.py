@@ -28,14 +28,15 @@ class IssuedTokens:
     user: User
 
 
-def _hash(token: str) -> str:
+def token_digest(token: str) -> str:
+    """What is stored of a secret handed out (API tokens, portal invitation links)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _new_token(*, user: User, kind: str, family: uuid.UUID, lifetime: timedelta) -> str:
     text = f"{current_schema()}.{secrets.token_urlsafe(32)}"
     ApiToken.objects.create(
-        key_hash=_hash(text), user=user, kind=kind, family=family, expires_at=timezone.now() + lifetime
+        key_hash=token_digest(text), user=user, kind=kind, family=family, expires_at=timezone.now() + lifetime
     )
     return text
 
@@ -63,7 +64,7 @@ def token_lookup(text: str, *, kind: str) -> ApiToken | None:
         return None
     token = (
         ApiToken.objects.select_related("user")
-        .filter(key_hash=_hash(text), kind=kind, expires_at__gt=timezone.now())
+        .filter(key_hash=token_digest(text), kind=kind, expires_at__gt=timezone.now())
         .first()
     )
     if token is None or not token.user.is_active:

@@ -393,3 +393,8 @@ def treatments_catalogue() -> QuerySet[Treatment]:
 
 def prescription_get(prescription_id: uuid.UUID) -> Prescription | None:
     return Prescription.objects.select_related("record__patient").filter(pk=prescription_id).first()
+
+
+def patient_language(patient: Patient) -> str:
+    """The language the branch writes to the patient in: theirs, or the branch's first."""
+    return patient.preferred_language or branch_current().default_language

@@ -18,6 +18,8 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from core.branch import branch_current
+
 
 @dataclass(frozen=True)
 class TextMessage:
@@ -49,6 +51,14 @@ class FileBackend(SmsBackend):
         line = json.dumps({"at": timezone.now().isoformat(), **asdict(message)}, ensure_ascii=False)
         with self._lock, path.open("a", encoding="utf-8") as handle:
             handle.write(line + "\n")
+
+
+def branch_sms_send(*, to: str, body: str, kind: str) -> None:
+    """Send a text message of the current branch: its registered sender id, and the template id
+    it registered for this ``kind`` of message ("reminder", "confirmation", "portal_invite")."""
+    branch = branch_current()
+    template_id = str((branch.sms_template_ids or {}).get(kind, ""))
+    sms_send(TextMessage(to=to, body=body, sender_id=branch.sms_sender_id, template_id=template_id))
 
 
 def sms_send(message: TextMessage) -> None:

@@ -10,8 +10,8 @@ from ninja import Query, Router
 
 from accounts.models import Role, User
 from accounts.permissions import BranchTokenAuth
-from clinical.api import prescription_file_answer
-from clinical.models import Patient
+from clinical.api import page_answer, person_shape, prescription_file_answer
+from clinical.models import Patient, Prescription
 from clinical.schemas import PdfPending
 from core.api import ERRORS, ErrorOut
 from core.branch import branch_zone
@@ -84,7 +84,7 @@ def _appointment_shape(visit: Appointment, zone) -> dict:
         "start": visit.start.astimezone(zone),
         "end": visit.end.astimezone(zone),
         "time_zone": str(zone.key),
-        "doctor": {"id": visit.doctor_id, "full_name": visit.doctor.full_name or visit.doctor.username},
+        "doctor": person_shape(visit.doctor),
         "treatment": {"id": visit.treatment_id, "name": visit.treatment.name},
         "status": visit.status,
     }
@@ -100,11 +100,19 @@ def portal_appointment_list(request, query: Query[PortalAppointmentQuery]):
     patient = _linked(_patient_account(request), query.patient)
     page = portal_appointments(patient, upcoming=query.upcoming, page=query.page, page_size=query.page_size)
     zone = branch_zone()
+    return page_answer(page, lambda visit: _appointment_shape(visit, zone))
+
+
+def _prescription_shape(prescription: Prescription, zone) -> dict:
+    """As the patient reads it: the lines and the advice, never the diagnosis or the notes."""
+    record = prescription.record
     return {
-        "items": [_appointment_shape(visit, zone) for visit in page.items],
-        "count": page.count,
-        "page": page.page,
-        "page_size": page.page_size,
+        "id": prescription.pk,
+        "issued": record.visit_at.astimezone(zone),
+        "doctor": person_shape(record.doctor),
+        "lines": list(prescription.lines.all()),
+        "advice": record.patient_advice,
+        "pdf_status": prescription.pdf_status,
     }
 
 
@@ -118,25 +126,7 @@ def portal_prescription_list(request, query: Query[PortalPatientPage]):
     patient = _linked(_patient_account(request), query.patient)
     page = portal_prescriptions(patient, page=query.page, page_size=query.page_size)
     zone = branch_zone()
-    return {
-        "items": [
-            {
-                "id": prescription.pk,
-                "issued": prescription.record.visit_at.astimezone(zone),
-                "doctor": {
-                    "id": prescription.record.doctor_id,
-                    "full_name": prescription.record.doctor.full_name or prescription.record.doctor.username,
-                },
-                "lines": list(prescription.lines.all()),
-                "advice": prescription.record.patient_advice,
-                "pdf_status": prescription.pdf_status,
-            }
-            for prescription in page.items
-        ],
-        "count": page.count,
-        "page": page.page,
-        "page_size": page.page_size,
-    }
+    return page_answer(page, lambda prescription: _prescription_shape(prescription, zone))
 
 
 @portal.get(

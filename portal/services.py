@@ -4,7 +4,6 @@ the one-time link and sets a password, and staff link an account to more patient
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 
 from django.conf import settings
@@ -17,24 +16,21 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from accounts.audit import security_event_record
 from accounts.links import branch_base_url
-from accounts.models import Role, SecurityEvent, User
+from accounts.models import Role, User
+from accounts.services import account_end
 from accounts.tasks import mail_send
-from accounts.tokens import tokens_revoke_all
+from accounts.tokens import token_digest
 from clinical.audit import audit_record
 from clinical.models import AuditEvent, ContactChannel, Patient
+from clinical.selectors import patient_language
 from core.branch import branch_current
 from core.errors import DomainError
-from core.sms import TextMessage, sms_send
+from core.sms import branch_sms_send
 from portal.models import PatientLink, PortalInvite
 from workers.outbox import outbox_enqueue
 
 INVITE_TASK = "portal.send_invite"
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def portal_invite(*, patient: Patient, invited_by: User, channel: str = "") -> PortalInvite:
@@ -99,7 +95,7 @@ def portal_invite_send(invite_id: int) -> bool:
         if invite is None or invite.expires_at <= timezone.now():
             return False
         token = secrets.token_urlsafe(32)
-        invite.token_hash = _token_hash(token)
+        invite.token_hash = token_digest(token)
         invite.sent_at = timezone.now()
         invite.save(update_fields=["token_hash", "sent_at"])
         _deliver(invite, branch_base_url() + reverse("portal:activate", args=[token], urlconf=settings.ROOT_URLCONF))
@@ -109,24 +105,18 @@ def portal_invite_send(invite_id: int) -> bool:
 def _deliver(invite: PortalInvite, link: str) -> None:
     patient = invite.patient
     branch = branch_current()
-    with translation.override(patient.preferred_language or branch.default_language):
+    with translation.override(patient_language(patient)):
         context = {"branch": branch, "patient": patient, "link": link, "hours": settings.PORTAL_INVITE_HOURS}
         if invite.channel == ContactChannel.EMAIL:
             subject = render_to_string("email/portal_invite_subject.txt", context).strip()
             mail_send(subject, render_to_string("email/portal_invite.txt", context), patient.email)
         else:
-            sms_send(
-                TextMessage(
-                    to=patient.phone,
-                    body=render_to_string("sms/portal_invite.txt", context).strip(),
-                    sender_id=branch.sms_sender_id,
-                    template_id=str((branch.sms_template_ids or {}).get("portal_invite", "")),
-                )
-            )
+            body = render_to_string("sms/portal_invite.txt", context).strip()
+            branch_sms_send(to=patient.phone, body=body, kind="portal_invite")
 
 
 def portal_invite_find(token: str) -> PortalInvite | None:
-    return PortalInvite.objects.select_related("patient").filter(token_hash=_token_hash(token)).first()
+    return PortalInvite.objects.select_related("patient").filter(token_hash=token_digest(token)).first()
 
 
 def portal_invite_check(invite: PortalInvite | None) -> PortalInvite:
@@ -211,8 +201,4 @@ def portal_account_deactivate(*, account: User, deactivated_by: User, request: H
         account.refresh_from_db()
         if not account.is_active:
             return account
-        account.is_active = False
-        account.save(update_fields=["is_active"])
-        tokens_revoke_all(user=account)
-        security_event_record(kind=SecurityEvent.Kind.DEACTIVATED, request=request, user=account, actor=deactivated_by)
-    return account
+        return account_end(user=account, deactivated_by=deactivated_by, request=request)

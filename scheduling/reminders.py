@@ -21,9 +21,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from clinical.models import ContactChannel
+from clinical.selectors import patient_language
 from core.branch import branch_current, branch_zone
 from core.db import current_schema
-from core.sms import TextMessage, sms_send
+from core.sms import branch_sms_send
 from scheduling.models import Appointment, ReminderSend
 from workers.outbox import outbox_enqueue
 
@@ -175,9 +176,7 @@ def appointment_message(appointment: Appointment, *, channel: str, kind: str) ->
     ``channel``, in their language and the branch's time: templates ``email/<kind>*`` and
     ``sms/<kind>.txt``."""
     patient = appointment.patient
-    branch = branch_current()
-    language = patient.preferred_language or branch.default_language
-    with translation.override(language), timezone.override(branch_zone()):
+    with translation.override(patient_language(patient)), timezone.override(branch_zone()):
         context = _context(appointment)
         if channel == ContactChannel.EMAIL:
             subject = render_to_string(f"email/{kind}_subject.txt", context).strip()
@@ -189,14 +188,7 @@ def appointment_message(appointment: Appointment, *, channel: str, kind: str) ->
             mail.send()
         else:
             body = render_to_string(f"sms/{kind}.txt", context).strip()
-            sms_send(
-                TextMessage(
-                    to=patient.phone,
-                    body=body,
-                    sender_id=branch.sms_sender_id,
-                    template_id=str((branch.sms_template_ids or {}).get(kind, "")),
-                )
-            )
+            branch_sms_send(to=patient.phone, body=body, kind=kind)
 
 
 CONFIRM_TASK = "scheduling.send_confirmation"

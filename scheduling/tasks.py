@@ -10,6 +10,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from accounts.tasks import MAIL_RETRY, mail_send
+from clinical.selectors import patient_language
 from core.branch import branch_zone
 from scheduling import reminders
 from scheduling.idempotency import idempotency_purge
@@ -29,8 +30,7 @@ def send_appointment_notice(appointment_id: str, change: str) -> None:
         logger.info("no e-mail address for the visit's patient; nothing sent")
         return
     branch = connection.tenant
-    language = appointment.patient.preferred_language or branch.default_language
-    with translation.override(language), timezone.override(branch_zone()):
+    with translation.override(patient_language(appointment.patient)), timezone.override(branch_zone()):
         context = {
             "patient": appointment.patient,
             "doctor": appointment.doctor.full_name or appointment.doctor.username,
