@@ -72,7 +72,8 @@ def _brief(patient: Patient, today: dt.date) -> dict:
     }
 
 
-def _patient(patient: Patient, today: dt.date, *, clinical: bool) -> dict:
+def patient_shape(patient: Patient, today: dt.date, *, clinical: bool) -> dict:
+    """A patient's details; the medical history only for ``clinical`` roles."""
     return {
         **_brief(patient, today),
         "description": patient.description,
@@ -190,7 +191,7 @@ def patient_register(request, payload: PatientIn):
     return Status(
         201,
         {
-            **_patient(registered.patient, today, clinical=_clinical(request)),
+            **patient_shape(registered.patient, today, clinical=_clinical(request)),
             "shared_phone": [_brief(p, today) for p in registered.shared_phone],
         },
     )
@@ -235,7 +236,7 @@ def patient_profile(request, patient_id: uuid.UUID):
     patient = access.patient
     today = branch_today()
     return {
-        **_patient(patient, today, clinical=access.clinical),
+        **patient_shape(patient, today, clinical=access.clinical),
         "access": access.via,
         "assigned_doctors": [person_shape(d) for d in selectors.patient_doctors(patient)],
         "recent_appointments": [
@@ -271,7 +272,7 @@ def patient_update(request, patient_id: uuid.UUID, payload: PatientPatch):
         confirm_new=payload.confirm_new,
         address=_address(request),
     )
-    return _patient(patient, branch_today(), clinical=access.clinical)
+    return patient_shape(patient, branch_today(), clinical=access.clinical)
 
 
 class TimelineQuery(Schema):

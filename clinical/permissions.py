@@ -50,6 +50,8 @@ EDITABLE_FIELDS: dict[str, frozenset[str]] = {
     # the desk may take it down at registration, and does not read or change it afterwards.
     Role.RECEPTIONIST: DEMOGRAPHIC_FIELDS | {"allergies"},
     Role.DOCTOR: SAFETY_FIELDS,
+    # In the portal, for a linked record: how the branch reaches them, nothing that identifies them.
+    Role.PATIENT: frozenset({"phone", "email", "address", "contact", "reminders"}),
 }
 
 

@@ -210,14 +210,16 @@ def patient_doctors(patient: Patient) -> list[User]:
     )
 
 
-def _with_prescriptions(records: QuerySet[TreatmentRecord]) -> QuerySet[TreatmentRecord]:
+def records_with_prescriptions(records: QuerySet[TreatmentRecord]) -> QuerySet[TreatmentRecord]:
     return records.select_related("doctor", "treatment", "prescription").prefetch_related(
         Prefetch("prescription__lines", queryset=PrescriptionLine.objects.order_by("position"))
     )
 
 
 def patient_recent_records(patient: Patient, limit: int = 10) -> list[TreatmentRecord]:
-    return list(_with_prescriptions(patient.treatment_records.filter(is_current=True)).order_by("-visit_at")[:limit])
+    return list(
+        records_with_prescriptions(patient.treatment_records.filter(is_current=True)).order_by("-visit_at")[:limit]
+    )
 
 
 def _appointments_of(patient: Patient) -> QuerySet | None:
@@ -251,12 +253,12 @@ class TimelineEntry:
 
 def patient_timeline(patient: Patient, *, page: int = 1, page_size: int = 20) -> Page:
     current = patient.treatment_records.filter(is_current=True)
-    found = paginate(_with_prescriptions(current).order_by("-visit_at", "-id"), page=page, page_size=page_size)
+    found = paginate(records_with_prescriptions(current).order_by("-visit_at", "-id"), page=page, page_size=page_size)
     records = found.items
     earlier: dict[uuid.UUID, list[TreatmentRecord]] = defaultdict(list)
     corrected = [r.lineage for r in records if r.version > 1]
     if corrected:
-        for old in _with_prescriptions(
+        for old in records_with_prescriptions(
             TreatmentRecord.objects.filter(lineage__in=corrected, is_current=False)
         ).order_by("-version"):
             earlier[old.lineage].append(old)
@@ -267,7 +269,7 @@ def patient_timeline(patient: Patient, *, page: int = 1, page_size: int = 20) ->
 def doctor_last_record(patient: Patient) -> TreatmentRecord | None:
     """The newest record with a prescription: what "repeat" copies."""
     return (
-        _with_prescriptions(patient.treatment_records.filter(is_current=True, prescription__isnull=False))
+        records_with_prescriptions(patient.treatment_records.filter(is_current=True, prescription__isnull=False))
         .order_by("-visit_at")
         .first()
     )

@@ -25,21 +25,35 @@ from scheduling.api import doctors as doctors_router
 from tenants.api import router as hospitals_router
 from tenants.permissions import PlatformOperatorAuth
 
+# Every route's request body is its parameter ``payload``; the error locations leave the name out.
+BODY_PARAMETER = "payload"
 STATUS = {
     "invalid": 422,
     "conflict": 409,
     "not_found": 404,
     "forbidden": 403,
     "unauthorised": 401,
+    "too_many": 429,
 }
 
 
 def _loc(field: str) -> list[str | int]:
     """ "identifiers.0.value" → ["body", "identifiers", 0, "value"], as ninja names list items;
-    "header:Idempotency-Key" → ["header", "Idempotency-Key"]."""
-    if field.startswith("header:"):
-        return ["header", field.removeprefix("header:")]
+    "header:Idempotency-Key" → ["header", "Idempotency-Key"], "path:appointment_id" → ["path",
+    "appointment_id"]."""
+    for place in ("header", "path", "query"):
+        if field.startswith(f"{place}:"):
+            return [place, field.removeprefix(f"{place}:")]
     return ["body", *(int(part) if part.isdigit() else part for part in field.split("."))]
+
+
+def _flattened(error: dict) -> dict:
+    """ninja names a body field under the route's parameter (["body", "payload", "email"]); the
+    services' own refusals name it as the client sent it (["body", "email"]), and so does this."""
+    loc = list(error.get("loc", ()))
+    if loc[:2] == ["body", BODY_PARAMETER]:
+        loc = ["body", *loc[2:]]
+    return {**error, "loc": loc}
 
 
 def _install_error_handlers(api: NinjaAPI) -> None:
@@ -65,7 +79,7 @@ def _install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(ValidationError)
     def validation_error(request, exc: ValidationError):
-        return JsonResponse({"detail": exc.errors}, status=422)
+        return JsonResponse({"detail": [_flattened(error) for error in exc.errors]}, status=422)
 
     @api.exception_handler(AuthenticationError)
     def unauthenticated(request, exc):

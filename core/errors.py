@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-Kind = Literal["invalid", "conflict", "not_found", "forbidden", "unauthorised"]
+Kind = Literal["invalid", "conflict", "not_found", "forbidden", "unauthorised", "too_many"]
 
 
 class DomainError(Exception):
@@ -56,3 +56,7 @@ class DomainError(Exception):
     @classmethod
     def forbidden(cls, message: str) -> DomainError:
         return cls(message, kind="forbidden", code="forbidden")
+
+    @classmethod
+    def too_many(cls, message: str, retry_after: int) -> DomainError:
+        return cls(message, kind="too_many", code="too_many_requests", retry_after=retry_after)

@@ -2,39 +2,56 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Query, Router
 
+from accounts.addresses import client_address
 from accounts.models import Role, User
 from accounts.permissions import BranchTokenAuth
-from clinical.api import page_answer, person_shape, prescription_file_answer
-from clinical.models import Patient, Prescription
+from clinical import selectors as clinical_selectors
+from clinical.api import page_answer, patient_shape, person_shape, prescription_file_answer
+from clinical.models import AuditEvent, Patient, Prescription, TreatmentRecord
 from clinical.schemas import PdfPending
 from core.api import ERRORS, ErrorOut
-from core.branch import branch_zone
+from core.branch import branch_current, branch_today, branch_zone
 from core.errors import DomainError
+from portal import services
 from portal.schemas import (
+    PortalAccessLog,
     PortalAppointmentList,
+    PortalAppointmentOut,
     PortalAppointmentQuery,
+    PortalBookIn,
+    PortalCancelIn,
     PortalMeOut,
+    PortalPatientOut,
     PortalPatientPage,
+    PortalPatientPatch,
     PortalPrescriptionList,
+    PortalTimeline,
 )
 from portal.selectors import (
     account_links,
     linked_patient,
+    portal_access_log,
     portal_appointment,
     portal_appointments,
     portal_prescription,
     portal_prescriptions,
+    portal_timeline,
 )
+from scheduling.api import IDEMPOTENCY_HEADER
+from scheduling.idempotency import idempotent
 from scheduling.models import Appointment
 from scheduling.reminders import appointment_ics
 
 portal = Router(tags=["portal"], auth=BranchTokenAuth())
+# What the portal's changes may answer besides their success: the account's hourly brake too.
+CHANGE_ERRORS = {**ERRORS, 429: ErrorOut}
 
 
 def _patient_account(request) -> User:
@@ -79,6 +96,8 @@ def _linked(account: User, patient_id) -> Patient:
 
 
 def _appointment_shape(visit: Appointment, zone) -> dict:
+    booked = visit.status == Appointment.Status.BOOKED
+    cut_off = visit.start - dt.timedelta(hours=branch_current().portal_cancel_hours)
     return {
         "id": visit.pk,
         "start": visit.start.astimezone(zone),
@@ -87,6 +106,7 @@ def _appointment_shape(visit: Appointment, zone) -> dict:
         "doctor": person_shape(visit.doctor),
         "treatment": {"id": visit.treatment_id, "name": visit.treatment.name},
         "status": visit.status,
+        "cancellable_until": cut_off.astimezone(zone) if booked else None,
     }
 
 
@@ -157,3 +177,157 @@ def portal_appointment_ics(request, appointment_id: uuid.UUID):
     answer = HttpResponse(appointment_ics(visit), content_type="text/calendar; charset=utf-8")
     answer["Content-Disposition"] = f'attachment; filename="appointment-{visit.start:%Y%m%d-%H%M}.ics"'
     return answer
+
+
+def _visit(account: User, appointment_id: uuid.UUID) -> Appointment:
+    visit = portal_appointment(account, appointment_id)
+    if visit is None:
+        raise DomainError.not_found(_("No such appointment."))
+    return visit
+
+
+@portal.get(
+    "/appointments/{uuid:appointment_id}/",
+    response={200: PortalAppointmentOut, **ERRORS},
+    operation_id="portal_appointments_get",
+    summary="One visit of a linked patient",
+)
+def portal_appointment_detail(request, appointment_id: uuid.UUID):
+    return _appointment_shape(_visit(_patient_account(request), appointment_id), branch_zone())
+
+
+@portal.post(
+    "/appointments/",
+    response={201: PortalAppointmentOut, **CHANGE_ERRORS},
+    operation_id="portal_appointments_book",
+    summary="Book a visit for a linked patient at a free slot",
+    openapi_extra={"parameters": [IDEMPOTENCY_HEADER]},
+)
+def portal_appointment_book(request, payload: PortalBookIn):
+    """The rules of the front desk's booking, with no overrides: a start from the doctor's free
+    slots, in working hours, not on leave, in the future. A slot taken meanwhile, or a patient
+    already booked then, is 409. Send an `Idempotency-Key` header to make a retry safe."""
+    account = _patient_account(request)
+
+    def book() -> dict:
+        patient = _linked(account, payload.patient)
+        doctor = clinical_selectors.doctor_active(payload.doctor_id)
+        if doctor is None:
+            raise DomainError.invalid("doctor_id", _("Not an active doctor of this branch."))
+        treatment = clinical_selectors.treatments_for(account).filter(pk=payload.treatment_id).first()
+        if treatment is None:
+            raise DomainError.invalid("treatment_id", _("No such treatment."))
+        visit = services.portal_book(
+            account=account,
+            patient=patient,
+            doctor=doctor,
+            treatment=treatment,
+            start=payload.start,
+            address=client_address(request),
+        )
+        return _appointment_shape(visit, branch_zone())
+
+    return idempotent(request, payload, book, status=201, schema=PortalAppointmentOut)
+
+
+@portal.post(
+    "/appointments/{uuid:appointment_id}/cancel/",
+    response={200: PortalAppointmentOut, **CHANGE_ERRORS},
+    operation_id="portal_appointments_cancel",
+    summary="Cancel a linked patient's visit, up to the branch's cut-off before it",
+)
+def portal_appointment_cancel(request, appointment_id: uuid.UUID, payload: PortalCancelIn):
+    """After the visit's `cancellable_until` (the branch's cut-off) the answer is 422 on
+    `appointment_id`, code `past_cancel_cut_off`: the patient calls the branch instead."""
+    account = _patient_account(request)
+    cancelled = services.portal_cancel(
+        account=account,
+        appointment=_visit(account, appointment_id),
+        reason=payload.reason,
+        address=client_address(request),
+    )
+    return _appointment_shape(portal_appointment(account, cancelled.pk), branch_zone())
+
+
+@portal.get(
+    "/patients/{uuid:patient_id}/",
+    response={200: PortalPatientOut, **ERRORS},
+    operation_id="portal_patients_get",
+    summary="A linked patient's details",
+)
+def portal_patient_detail(request, patient_id: uuid.UUID):
+    patient = _linked(_patient_account(request), patient_id)
+    return patient_shape(patient, branch_today(), clinical=False)
+
+
+@portal.patch(
+    "/patients/{uuid:patient_id}/",
+    response={200: PortalPatientOut, **CHANGE_ERRORS},
+    operation_id="portal_patients_update",
+    summary="Change a linked patient's contact details",
+)
+def portal_patient_update(request, patient_id: uuid.UUID, payload: PortalPatientPatch):
+    account = _patient_account(request)
+    patient = _linked(account, patient_id)
+    changed = services.portal_patient_update(
+        account=account,
+        patient=patient,
+        data=payload.model_dump(exclude_unset=True),
+        address=client_address(request),
+    )
+    return patient_shape(changed, branch_today(), clinical=False)
+
+
+def _timeline_shape(record: TreatmentRecord, zone) -> dict:
+    prescription = getattr(record, "prescription", None)
+    return {
+        "id": record.pk,
+        "visit_at": record.visit_at.astimezone(zone),
+        "doctor": person_shape(record.doctor),
+        "treatment": {"id": record.treatment.pk, "name": record.treatment.name} if record.treatment else None,
+        "advice": record.patient_advice,
+        "follow_up_on": record.follow_up_on,
+        "prescription": (
+            {"id": prescription.pk, "lines": list(prescription.lines.all()), "pdf_status": prescription.pdf_status}
+            if prescription is not None
+            else None
+        ),
+    }
+
+
+@portal.get(
+    "/timeline/",
+    response={200: PortalTimeline, **ERRORS},
+    operation_id="portal_timeline",
+    summary="A linked patient's visits as recorded: advice and medicines, latest first",
+)
+def portal_timeline_list(request, query: Query[PortalPatientPage]):
+    patient = _linked(_patient_account(request), query.patient)
+    zone = branch_zone()
+    page = portal_timeline(patient, page=query.page, page_size=query.page_size)
+    return page_answer(page, lambda record: _timeline_shape(record, zone))
+
+
+@portal.get(
+    "/access-log/",
+    response={200: PortalAccessLog, **ERRORS},
+    operation_id="portal_access_log",
+    summary="Who opened or changed a linked patient's record, latest first",
+)
+def portal_access_log_list(request, query: Query[PortalPatientPage]):
+    patient = _linked(_patient_account(request), query.patient)
+    zone = branch_zone()
+    names = branch_current().portal_names_staff
+    labels = dict(AuditEvent.Action.choices)
+    page = portal_access_log(patient, page=query.page, page_size=query.page_size)
+    return page_answer(
+        page,
+        lambda event: {
+            "at": event.at.astimezone(zone),
+            "role": event.actor_role,
+            "name": event.actor_name if names else None,
+            "action": event.action,
+            "what": str(labels.get(event.action, event.action)),
+            "break_glass": event.break_glass,
+        },
+    )

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from accounts.models import User
-from clinical.models import Patient, Prescription
-from clinical.selectors import Page, paginate
+from accounts.models import Role, User
+from clinical.models import AuditEvent, Patient, Prescription, TreatmentRecord
+from clinical.selectors import Page, paginate, records_with_prescriptions
 from portal.models import PatientLink, PortalInvite
 from scheduling.models import Appointment
+
+STAFF_ROLES = (Role.HOSPITAL_ADMIN, Role.DOCTOR, Role.RECEPTIONIST)
 
 
 @dataclass(frozen=True)
@@ -91,3 +93,22 @@ def portal_appointment(account: User, appointment_id: uuid.UUID) -> Appointment 
         .select_related("doctor", "treatment", "patient")
         .first()
     )
+
+
+def portal_timeline(patient: Patient, *, page: int, page_size: int) -> Page:
+    """The patient's visits as recorded (the current version of each), latest first."""
+    records = records_with_prescriptions(TreatmentRecord.objects.filter(patient=patient, is_current=True))
+    records = records.order_by("-visit_at", "-id")
+    return paginate(records, page=page, page_size=page_size)
+
+
+def portal_access_log(patient: Patient, *, page: int, page_size: int) -> Page:
+    """What staff did with the patient's record, latest first: every allowed action by a staff
+    account (a refused attempt opened nothing; the patient's own and the system's are left out)."""
+    events = AuditEvent.objects.filter(
+        patient_id=patient.pk,
+        outcome=AuditEvent.Outcome.ALLOWED,
+        actor_id__isnull=False,
+        actor_role__in=STAFF_ROLES,
+    ).order_by("-id")
+    return paginate(events, page=page, page_size=page_size)

@@ -22,15 +22,22 @@ from accounts.services import account_end
 from accounts.tasks import mail_send
 from accounts.tokens import token_digest
 from clinical.audit import audit_record
-from clinical.models import AuditEvent, ContactChannel, Patient
+from clinical.models import AuditEvent, ContactChannel, Patient, Treatment
 from clinical.selectors import patient_language
-from core.branch import branch_current
+from clinical.services import patient_update
+from core.branch import branch_current, branch_zone
 from core.errors import DomainError
+from core.ratelimit import over_limit
 from core.sms import branch_sms_send
 from portal.models import PatientLink, PortalInvite
+from scheduling.models import Appointment
+from scheduling.services import appointment_book, appointment_cancel
 from workers.outbox import outbox_enqueue
 
 INVITE_TASK = "portal.send_invite"
+# Bookings, cancellations and contact changes one account may make in an hour: a family's month
+# of visits fits easily, a script filling a doctor's week does not.
+PORTAL_CHANGES_PER_HOUR = 30
 
 
 def portal_invite(*, patient: Patient, invited_by: User, channel: str = "") -> PortalInvite:
@@ -202,3 +209,74 @@ def portal_account_deactivate(*, account: User, deactivated_by: User, request: H
         if not account.is_active:
             return account
         return account_end(user=account, deactivated_by=deactivated_by, request=request)
+
+
+# --- what a patient does in the portal, for a record the account is linked to -----------------
+
+
+def _brake(account: User) -> None:
+    if over_limit(f"portal-changes:{account.pk}", limit=PORTAL_CHANGES_PER_HOUR, window_seconds=3600):
+        raise DomainError.too_many(
+            _("Too many changes from this account in an hour; try again later or call the branch."),
+            retry_after=3600,
+        )
+
+
+def portal_book(
+    *,
+    account: User,
+    patient: Patient,
+    doctor: User,
+    treatment: Treatment,
+    start: dt.datetime,
+    address: str | None = None,
+) -> Appointment:
+    """Book a visit for a linked patient: the strict rules of staff booking, never an override."""
+    if not treatment.active:
+        raise DomainError.invalid("treatment_id", _("This treatment is not offered any more."))
+    _brake(account)
+    return appointment_book(
+        patient=patient, doctor=doctor, treatment=treatment, start=start, booked_by=account, address=address
+    )
+
+
+def portal_cancel(
+    *,
+    account: User,
+    appointment: Appointment,
+    reason: str = "",
+    address: str | None = None,
+    now: dt.datetime | None = None,
+) -> Appointment:
+    """Cancel a booked visit of a linked patient, up to the branch's cut-off before it starts;
+    later, the front desk does it (422 naming the cut-off)."""
+    now = now or timezone.now()
+    hours = branch_current().portal_cancel_hours
+
+    def before_the_cut_off(locked: Appointment) -> None:
+        if locked.status != Appointment.Status.BOOKED:
+            raise DomainError.conflict(
+                _("Only a booked visit can be cancelled here."), code="wrong_status", extra={"status": locked.status}
+            )
+        cut_off = locked.start - dt.timedelta(hours=hours)
+        if now < cut_off:
+            return
+        if hours:
+            message = _(
+                "Visits can be cancelled here up to %(hours)d hours before they start (this one until "
+                "%(time)s); please call the branch."
+            ) % {"hours": hours, "time": cut_off.astimezone(branch_zone()).strftime("%Y-%m-%d %H:%M")}
+        else:
+            message = _("This visit has started; please call the branch.")
+        raise DomainError.invalid("path:appointment_id", message, code="past_cancel_cut_off")
+
+    _brake(account)
+    return appointment_cancel(
+        appointment=appointment, cancelled_by=account, reason=reason, address=address, check=before_the_cut_off
+    )
+
+
+def portal_patient_update(*, account: User, patient: Patient, data: dict, address: str | None = None) -> Patient:
+    """Change a linked record's contact details, checked as at registration."""
+    _brake(account)
+    return patient_update(actor=account, patient=patient, data=data, address=address)

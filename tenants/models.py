@@ -30,6 +30,7 @@ def platform_storage() -> Storage:
 
 
 LOGO_MAX_BYTES = 1024 * 1024
+PORTAL_CANCEL_HOURS_MAX = 7 * 24
 
 
 def logo_size_check(file) -> None:
@@ -91,6 +92,19 @@ class Hospital(TenantMixin):
     # What national SMS rules ask of a sender (e.g. India's DLT): the registered sender and templates.
     sms_sender_id = models.CharField(_("SMS sender id"), max_length=20, blank=True)
     sms_template_ids = models.JSONField(_("SMS template ids"), default=dict, blank=True)
+    # The patient portal (portal/): how late a patient may cancel there, and whether a patient's
+    # access log names the staff who opened the record or only their role.
+    portal_cancel_hours = models.PositiveSmallIntegerField(
+        _("portal cancellation cut-off (hours)"),
+        default=24,
+        validators=[MaxValueValidator(PORTAL_CANCEL_HOURS_MAX)],
+        help_text=_("Patients may cancel a visit in the portal up to this many hours before it; 0: until it starts."),
+    )
+    portal_names_staff = models.BooleanField(
+        _("patients see staff names"),
+        default=False,
+        help_text=_("Whether a patient's access log names who opened the record, or only their role."),
+    )
     # A branch answers requests only once onboarding has finished; see services.hospital_onboard.
     ready = models.BooleanField(_("ready"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)

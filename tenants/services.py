@@ -27,7 +27,7 @@ from accounts.services import roles_ensure, staff_invite
 from core.db import advisory_lock_held, tenant_connection
 from core.errors import DomainError
 from tenants import schemas_db
-from tenants.models import Domain, Hospital, HospitalGroup
+from tenants.models import PORTAL_CANCEL_HOURS_MAX, Domain, Hospital, HospitalGroup
 
 logger = logging.getLogger(__name__)
 
@@ -299,14 +299,16 @@ class BranchMessaging:
     sms_sender_id: str
     sms_template_ids: dict[str, str]
     desk_prints_prescriptions: bool
+    portal_cancel_hours: int
+    portal_names_staff: bool
 
 
 def branch_messaging_update(
     *, hospital: Hospital, messaging: BranchMessaging, changed_by: User, request: HttpRequest | None = None
 ) -> Hospital:
-    """Save the branch's reminder offsets, quiet hours, SMS sender and template ids and whether
-    the desk prints prescriptions; a security event names what changed. Nothing is saved if any
-    value is refused (422 on its field)."""
+    """Save the branch's reminder offsets, quiet hours, SMS sender and template ids, whether the
+    desk prints prescriptions, and the portal's cancellation cut-off and staff names; a security
+    event names what changed. Nothing is saved if any value is refused (422 on its field)."""
     errors = []
     offsets = messaging.reminder_offsets_minutes
     low, high = REMINDER_OFFSET_MINUTES
@@ -323,6 +325,8 @@ def branch_messaging_update(
             errors.append((f"sms_template_{kind}", _("Unknown kind of message.")))
         elif template_id and not _SMS_TEMPLATE_ID.match(template_id):
             errors.append((f"sms_template_{kind}", _("Up to 40 letters, digits, dots, dashes or underscores.")))
+    if not 0 <= messaging.portal_cancel_hours <= PORTAL_CANCEL_HOURS_MAX:
+        errors.append(("portal_cancel_hours", _("Between 0 and %(n)d hours.") % {"n": PORTAL_CANCEL_HOURS_MAX}))
     if errors:
         raise DomainError.invalid_fields(errors)
     values = {
@@ -332,6 +336,8 @@ def branch_messaging_update(
         "sms_sender_id": messaging.sms_sender_id,
         "sms_template_ids": {kind: value for kind, value in messaging.sms_template_ids.items() if value},
         "desk_prints_prescriptions": messaging.desk_prints_prescriptions,
+        "portal_cancel_hours": messaging.portal_cancel_hours,
+        "portal_names_staff": messaging.portal_names_staff,
     }
     with transaction.atomic():
         current = Hospital.objects.select_for_update().get(pk=hospital.pk)

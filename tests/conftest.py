@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context
@@ -127,6 +128,13 @@ class Branch:
         if user is not None:
             headers["HTTP_AUTHORIZATION"] = f"Bearer {self.token(user)}"
         return Client(**headers)
+
+
+@pytest.fixture(autouse=True)
+def _cache_emptied():
+    """Each test starts with an empty cache: counts kept there (rate limits) are per user id, and
+    ids repeat from test to test as their rows are rolled back."""
+    cache.clear()
 
 
 def _branch(slug: str) -> Branch:

@@ -6,7 +6,6 @@ anyway)."""
 
 from __future__ import annotations
 
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
@@ -16,6 +15,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.addresses import client_address
 from clinical.models import Prescription
 from core.branch import branch_zone
+from core.ratelimit import over_limit
 
 # Lookups an address may make in a window, and the window: a pharmacy checks a few an hour.
 VERIFY_LIMIT = 20
@@ -23,22 +23,13 @@ VERIFY_WINDOW_SECONDS = 60
 CODE_MAX_LENGTH = 64
 
 
-def _over_limit(request: HttpRequest) -> bool:
-    """Counts this lookup; whether the address has made too many. If the cache (Redis) is down
-    the count is lost and the lookup allowed: the codes are unguessable, the limit is a brake."""
-    key = f"verify:{client_address(request) or 'unknown'}"
-    cache.add(key, 0, timeout=VERIFY_WINDOW_SECONDS)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr, or the cache is down
-        return False
-    return count > VERIFY_LIMIT
-
-
 @never_cache
 @require_http_methods(["GET"])
 def verify(request: HttpRequest, code: str) -> HttpResponse:
-    if _over_limit(request):
+    # The codes are unguessable; the limit only brakes trying them in bulk.
+    if over_limit(
+        f"verify:{client_address(request) or 'unknown'}", limit=VERIFY_LIMIT, window_seconds=VERIFY_WINDOW_SECONDS
+    ):
         response = render(request, "clinical/verify.html", {"limited": True}, status=429)
         response["Retry-After"] = str(VERIFY_WINDOW_SECONDS)
         return response

@@ -273,6 +273,12 @@ def _time_parse(text: str) -> dt.time | None:
     return dt.time.fromisoformat(text.strip())
 
 
+def _whole_hours_parse(text: str) -> int | None:
+    """ "24" as 24, or None: ASCII digits only, so "٢٤", "1e3" and "-1" are refused as unreadable."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 4 else None
+
+
 def _hours_text(minutes: list[int]) -> str:
     return ", ".join(f"{m / 60:g}" for m in minutes)
 
@@ -292,12 +298,14 @@ def branch_settings(request: HttpRequest) -> HttpResponse:
             _time_parse(sent.get("quiet_hours_start", "")),
             _time_parse(sent.get("quiet_hours_end", "")),
         )
+        cancel_hours = _whole_hours_parse(sent.get("portal_cancel_hours", ""))
         typed = [
             (field, message)
             for field, bad, message in [
                 ("reminder_offsets", offsets is None, _("Write hours before the visit, e.g. 24, 2.")),
                 ("quiet_hours_start", quiet_start is None, _("A time, e.g. 21:00.")),
                 ("quiet_hours_end", quiet_end is None, _("A time, e.g. 08:00.")),
+                ("portal_cancel_hours", cancel_hours is None, _("A whole number of hours, e.g. 24.")),
             ]
             if bad
         ]
@@ -316,6 +324,8 @@ def branch_settings(request: HttpRequest) -> HttpResponse:
                         for kind in tenants_services.SMS_TEMPLATE_KINDS
                     },
                     desk_prints_prescriptions=sent.get("desk_prints_prescriptions") == "on",
+                    portal_cancel_hours=cancel_hours,  # type: ignore[arg-type]
+                    portal_names_staff=sent.get("portal_names_staff") == "on",
                 ),
                 changed_by=request.user,  # type: ignore[arg-type]
                 request=request,
@@ -329,9 +339,16 @@ def branch_settings(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = {
             name: sent.get(name, "")
-            for name in ("reminder_offsets", "quiet_hours_start", "quiet_hours_end", "sms_sender_id")
+            for name in (
+                "reminder_offsets",
+                "quiet_hours_start",
+                "quiet_hours_end",
+                "sms_sender_id",
+                "portal_cancel_hours",
+            )
         }
-        form["desk_prints_prescriptions"] = sent.get("desk_prints_prescriptions") == "on"
+        for box in ("desk_prints_prescriptions", "portal_names_staff"):
+            form[box] = sent.get(box) == "on"
         templates = {kind: sent.get(f"sms_template_{kind}", "") for kind in tenants_services.SMS_TEMPLATE_KINDS}
     else:
         form = {
@@ -340,6 +357,8 @@ def branch_settings(request: HttpRequest) -> HttpResponse:
             "quiet_hours_end": branch.quiet_hours_end.strftime("%H:%M"),
             "sms_sender_id": branch.sms_sender_id,
             "desk_prints_prescriptions": branch.desk_prints_prescriptions,
+            "portal_cancel_hours": str(branch.portal_cancel_hours),
+            "portal_names_staff": branch.portal_names_staff,
         }
         templates = {
             kind: (branch.sms_template_ids or {}).get(kind, "") for kind in tenants_services.SMS_TEMPLATE_KINDS

@@ -18,7 +18,12 @@ from tests.scheduling.conftest import at, next_weekday
 pytestmark = pytest.mark.django_db
 
 MINUTE = dt.timedelta(minutes=1)
-VALID = {"reminder_offsets": "24, 2", "quiet_hours_start": "21:00", "quiet_hours_end": "08:00"}
+VALID = {
+    "reminder_offsets": "24, 2",
+    "quiet_hours_start": "21:00",
+    "quiet_hours_end": "08:00",
+    "portal_cancel_hours": "24",
+}
 
 
 def _saved(branch) -> tuple:
@@ -31,6 +36,8 @@ def _saved(branch) -> tuple:
             hospital.sms_sender_id,
             hospital.sms_template_ids,
             hospital.desk_prints_prescriptions,
+            hospital.portal_cancel_hours,
+            hospital.portal_names_staff,
         )
 
 
@@ -46,6 +53,8 @@ def test_an_admin_sets_the_reminders_and_the_scan_follows_them(clinic, stmarys):
             "sms_sender_id": "STMARY",
             "sms_template_reminder": "1107161234567890123",
             "desk_prints_prescriptions": "on",
+            "portal_cancel_hours": "6",
+            "portal_names_staff": "on",
         },
     )
 
@@ -58,7 +67,16 @@ def test_an_admin_sets_the_reminders_and_the_scan_follows_them(clinic, stmarys):
         [event] = SecurityEvent.objects.filter(kind=SecurityEvent.Kind.SETTINGS_CHANGED)
         assert event.address == "127.0.0.1"
         assert event.detail["changed"]["reminder_offsets_minutes"] == ["[1440, 120]", "[180]"]
-    assert _saved(stmarys) == ([180], dt.time(23), dt.time(6), "STMARY", {"reminder": "1107161234567890123"}, True)
+    assert _saved(stmarys) == (
+        [180],
+        dt.time(23),
+        dt.time(6),
+        "STMARY",
+        {"reminder": "1107161234567890123"},
+        True,
+        6,
+        True,
+    )
     # the scan reads them: one reminder three hours before, none two hours before any more
     clinic["first"].contact_channel, clinic["first"].email = "email", "first@example.org"
     clinic["first"].save()
@@ -93,6 +111,11 @@ def test_an_admin_sets_the_reminders_and_the_scan_follows_them(clinic, stmarys):
         ("quiet_hours_end", ""),
         ("sms_sender_id", "ST MARY'S!"),
         ("sms_template_reminder", "id with spaces"),
+        ("portal_cancel_hours", "169"),  # more than a week
+        ("portal_cancel_hours", "-1"),
+        ("portal_cancel_hours", "2.5"),
+        ("portal_cancel_hours", "\u0662\u0664"),
+        ("portal_cancel_hours", ""),
     ],
 )
 def test_a_bad_value_is_422_on_its_field_and_changes_nothing(stmarys, field, value):

@@ -1,0 +1,18 @@
+"""A brake on how often one key (an address, an account) may do something, counted in the cache
+(Redis). The cache is the branch's: keys are made per schema (django-tenants' ``make_key``)."""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+
+
+def over_limit(key: str, *, limit: int, window_seconds: int) -> bool:
+    """Counts one more for ``key``; whether it is now over ``limit`` in the window that began with
+    its first count. If the cache is down the count is lost and the action allowed: the limit is a
+    brake, never the only protection."""
+    cache.add(key, 0, timeout=window_seconds)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr, or the cache is down
+        return False
+    return count > limit
