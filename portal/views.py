@@ -15,6 +15,7 @@ from accounts.permissions import role_required
 from clinical.models import Patient
 from core.branch import branch_current
 from core.errors import DomainError
+from portal import web
 from portal.models import PatientLink, PortalInvite
 from portal.selectors import portal_status
 from portal.services import (
@@ -117,6 +118,7 @@ def invite_revoke(request: HttpRequest, invite_id: int) -> HttpResponse:
 
 
 urlpatterns = [
+    *web.urlpatterns,
     path("portal/activate/<str:token>/", activate, name="activate"),
     path("patients/<uuid:patient_id>/portal/", invite_card, name="invite_card"),
     path("patients/<uuid:patient_id>/portal/invite/", invite_send, name="invite_send"),

@@ -95,6 +95,19 @@ def test_up_runs_the_demo_and_keeps_its_data(tmp_path):
         )
         assert token.status_code == 200
         assert token.json()["role"] == "doctor"
+        # the demo's patient account: a parent with her own record and her daughter's
+        patient = first.post(
+            "stmarys.localhost", "/api/auth/token/", {"username": "patient@stmarys.demo", "password": "demo-pass-2026"}
+        )
+        me = httpx.get(
+            f"http://127.0.0.1:{first.port}/api/portal/me/",
+            headers={"Host": f"stmarys.localhost:{first.port}", "Authorization": f"Bearer {patient.json()['access']}"},
+            timeout=10,
+        )
+        assert [(p["full_name"], p["relationship"]) for p in me.json()["patients"]] == [
+            ("Amelia Hart", "self"),
+            ("Lily Hart", "parent"),
+        ]
     finally:
         assert first.stop() == 0
     assert "All stopped." in first.text
