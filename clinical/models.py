@@ -349,6 +349,8 @@ class AuditEvent(models.Model):
         NO_SHOW = "no_show", _("Marked a no-show")
         PORTAL_INVITE = "portal_invite", _("Invited to the patient portal")
         PORTAL_INVITE_REVOKE = "portal_invite_revoke", _("Withdrew a portal invitation")
+        PORTAL_LINK = "portal_link", _("Linked a portal account")
+        PORTAL_UNLINK = "portal_unlink", _("Unlinked a portal account")
 
     class Outcome(models.TextChoices):
         ALLOWED = "allowed", _("Allowed")

@@ -16,13 +16,15 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from accounts.audit import security_event_record
 from accounts.links import branch_base_url
-from accounts.models import Role, User
+from accounts.models import Role, SecurityEvent, User
 from accounts.services import account_end
 from accounts.tasks import mail_send
 from accounts.tokens import token_digest
 from clinical.audit import audit_record
 from clinical.models import AuditEvent, ContactChannel, Patient, Treatment
+from clinical.normalise import PhoneError, phone_e164
 from clinical.selectors import patient_language
 from clinical.services import patient_update
 from core.branch import branch_current, branch_zone
@@ -163,7 +165,12 @@ def portal_invite_accept(*, token: str, password: str) -> User:
         )
         patient = invite.patient
         username = (patient.email or patient.phone).lower()
-        if User.objects.filter(username__iexact=username).exists():
+        existing = User.objects.select_for_update().filter(username__iexact=username).first()
+        if existing is not None and _was_theirs(existing, patient):
+            # The desk ended this account (a lost phone) and invited them again: the same account
+            # comes back with the new password, with its links; its old tokens stay ended.
+            return _reactivated(existing, invite=invite, password=password)
+        if existing is not None:
             raise DomainError.conflict(
                 _("An account with this address exists already: ask the hospital to link this record to it."),
                 code="account_exists",
@@ -186,16 +193,83 @@ def portal_invite_accept(*, token: str, password: str) -> User:
     return account
 
 
-def portal_link(*, account: User, patient: Patient, relationship: str, linked_by: User) -> PatientLink:
+def _was_theirs(account: User, patient: Patient) -> bool:
+    """A deactivated patient account that acted for ``patient`` as themselves."""
+    return (
+        account.role == Role.PATIENT
+        and not account.is_active
+        and PatientLink.objects.filter(
+            account=account, patient=patient, relationship=PatientLink.Relationship.SELF
+        ).exists()
+    )
+
+
+def _reactivated(account: User, *, invite: PortalInvite, password: str) -> User:
+    account.set_password(password)
+    account.is_active = True
+    account.save(update_fields=["password", "is_active"])
+    security_event_record(
+        kind=SecurityEvent.Kind.REACTIVATED, user=account, actor=invite.invited_by, via="portal invite"
+    )
+    invite.accepted_at = timezone.now()
+    invite.account = account
+    invite.save(update_fields=["accepted_at", "account"])
+    return account
+
+
+def portal_account_find(identifier: str) -> User | None:
+    """An active patient account by what the desk types: its e-mail address or its phone number
+    (in any way the branch's country writes it), as the patient signs in with it."""
+    typed = (identifier or "").strip()
+    if not typed or len(typed) > 254 or "\x00" in typed:
+        return None
+    accounts = User.objects.filter(role=Role.PATIENT, is_active=True)
+    found = accounts.filter(username__iexact=typed).first() or accounts.filter(email__iexact=typed).first()
+    if found is None:
+        try:
+            found = accounts.filter(username=phone_e164(typed, branch_current().country)).first()
+        except PhoneError:
+            return None
+    return found
+
+
+def portal_link(
+    *, account: User, patient: Patient, relationship: str, linked_by: User, address: str | None = None
+) -> PatientLink:
     """Let a patient account act for one more record of the branch (a child, a person cared for)."""
     if account.role != Role.PATIENT or not account.is_active:
         raise DomainError.invalid("account", _("Choose an active patient account."))
     if relationship not in PatientLink.Relationship.values:
         raise DomainError.invalid("relationship", _("Choose how they are related."))
-    link, _created = PatientLink.objects.get_or_create(
-        account=account, patient=patient, defaults={"relationship": relationship, "linked_by": linked_by}
-    )
+    with transaction.atomic():
+        link, created = PatientLink.objects.get_or_create(
+            account=account, patient=patient, defaults={"relationship": relationship, "linked_by": linked_by}
+        )
+        if created:
+            audit_record(
+                actor=linked_by,
+                action=AuditEvent.Action.PORTAL_LINK,
+                patient_id=patient.pk,
+                address=address,
+                account=account.username,
+                relationship=relationship,
+            )
     return link
+
+
+def portal_unlink(*, link: PatientLink, unlinked_by: User, address: str | None = None) -> None:
+    """The account no longer acts for this record (a carer who no longer cares for them); at once,
+    on every route. The account keeps its other records."""
+    with transaction.atomic():
+        deleted, _counts = PatientLink.objects.filter(pk=link.pk).delete()
+        if deleted:
+            audit_record(
+                actor=unlinked_by,
+                action=AuditEvent.Action.PORTAL_UNLINK,
+                patient_id=link.patient_id,
+                address=address,
+                account=link.account.username,
+            )
 
 
 def portal_account_deactivate(*, account: User, deactivated_by: User, request: HttpRequest | None = None) -> User:

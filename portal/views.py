@@ -1,5 +1,6 @@
 """The portal's pages on the branch host: accepting an invitation, and the front desk's card of
-a patient's portal access (invite, send again, withdraw) on their profile."""
+a patient's portal access on their profile (invite, send again, withdraw; link an existing
+account, unlink, deactivate). The patients' own pages are in portal/web.py."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.addresses import client_address
 from accounts.models import Role, User
 from accounts.permissions import role_required
 from clinical.models import Patient
@@ -20,11 +22,14 @@ from portal.models import PatientLink, PortalInvite
 from portal.selectors import portal_status
 from portal.services import (
     portal_account_deactivate,
+    portal_account_find,
     portal_invite,
     portal_invite_accept,
     portal_invite_check,
     portal_invite_find,
     portal_invite_revoke,
+    portal_link,
+    portal_unlink,
 )
 
 app_name = "portal"
@@ -69,15 +74,19 @@ def _refused_status(exc: DomainError) -> int:
 DESK = (Role.HOSPITAL_ADMIN, Role.RECEPTIONIST)
 
 
-def _card(request: HttpRequest, patient: Patient, *, error: str = "", status: int = 200) -> HttpResponse:
-    context = {"patient": patient, "portal": portal_status(patient), "error": error}
+def _card(
+    request: HttpRequest, patient: Patient, *, error: str = "", status: int = 200, linking: bool = False
+) -> HttpResponse:
+    context = {"patient": patient, "portal": portal_status(patient), "error": error, "error_link": linking and error}
     return render(request, "portal/_invite_card.html", context, status=status)
 
 
-def _answer(request: HttpRequest, patient: Patient, *, error: str = "", status: int = 200) -> HttpResponse:
+def _answer(
+    request: HttpRequest, patient: Patient, *, error: str = "", status: int = 200, linking: bool = False
+) -> HttpResponse:
     """The card again for htmx; without it, back to the profile."""
     if request.htmx:  # type: ignore[attr-defined]
-        return _card(request, patient, error=error, status=status)
+        return _card(request, patient, error=error, status=status, linking=linking)
     return redirect("clinical:patient_profile", patient.pk)
 
 
@@ -111,6 +120,42 @@ def account_deactivate(request: HttpRequest, patient_id: str, account_id: int) -
 
 @role_required(*DESK)
 @require_POST
+def account_link(request: HttpRequest, patient_id: str) -> HttpResponse:
+    """Let an existing patient account (a parent's, a carer's) act for this record too."""
+    patient = get_object_or_404(Patient, pk=patient_id)
+    account = portal_account_find(request.POST.get("account", ""))
+    if account is None:
+        return _answer(
+            request,
+            patient,
+            error=_("No active patient account has this e-mail address or phone number."),
+            status=422,
+            linking=True,
+        )
+    try:
+        portal_link(
+            account=account,
+            patient=patient,
+            relationship=request.POST.get("relationship", ""),
+            linked_by=request.user,  # type: ignore[arg-type]
+            address=client_address(request),
+        )
+    except DomainError as exc:
+        return _answer(request, patient, error=exc.message, status=422, linking=True)
+    return _answer(request, patient)
+
+
+@role_required(*DESK)
+@require_POST
+def account_unlink(request: HttpRequest, patient_id: str, account_id: int) -> HttpResponse:
+    patient = get_object_or_404(Patient, pk=patient_id)
+    link = get_object_or_404(PatientLink.objects.select_related("account"), patient=patient, account_id=account_id)
+    portal_unlink(link=link, unlinked_by=request.user, address=client_address(request))  # type: ignore[arg-type]
+    return _answer(request, patient)
+
+
+@role_required(*DESK)
+@require_POST
 def invite_revoke(request: HttpRequest, invite_id: int) -> HttpResponse:
     invite = get_object_or_404(PortalInvite.objects.select_related("patient"), pk=invite_id)
     portal_invite_revoke(invite=invite, revoked_by=request.user)  # type: ignore[arg-type]
@@ -123,6 +168,8 @@ urlpatterns = [
     path("patients/<uuid:patient_id>/portal/", invite_card, name="invite_card"),
     path("patients/<uuid:patient_id>/portal/invite/", invite_send, name="invite_send"),
     path("portal/invites/<int:invite_id>/revoke/", invite_revoke, name="invite_revoke"),
+    path("patients/<uuid:patient_id>/portal/link/", account_link, name="account_link"),
+    path("patients/<uuid:patient_id>/portal/accounts/<int:account_id>/unlink/", account_unlink, name="account_unlink"),
     path(
         "patients/<uuid:patient_id>/portal/accounts/<int:account_id>/deactivate/",
         account_deactivate,
