@@ -19,7 +19,7 @@ def lockout_response(request: HttpRequest, original_response=None, credentials: 
     security_event_record(kind=SecurityEvent.Kind.LOCKED_OUT, request=request, username=username or "")
     message = _("Too many failed sign-ins. Try again in %(minutes)d minutes.") % {"minutes": max(1, retry_after // 60)}
     if wants_json(request):
-        response: HttpResponse = JsonResponse({"detail": message}, status=429)
+        response: HttpResponse = JsonResponse({"detail": message, "code": "locked_out"}, status=429)
     else:
         response = render(request, "accounts/locked_out.html", {"message": message}, status=429)
     response["Retry-After"] = str(retry_after)

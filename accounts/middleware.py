@@ -89,5 +89,6 @@ class BranchLocaleMiddleware:
         else:  # the public host
             timezone.deactivate()
         response = self.get_response(request)
-        response.setdefault("Content-Language", language)
+        # What the response was written in: an API token's account may have chosen another.
+        response.setdefault("Content-Language", translation.get_language() or language)
         return response

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from functools import wraps
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.utils import translation
 from django.utils.translation import gettext as _
 from ninja.security import HttpBearer
 
@@ -21,6 +23,10 @@ class BranchTokenAuth(HttpBearer):
             return None
         request.user = api_token.user
         request.api_token = api_token
+        # The middleware chose the language before the token was read: the account's own wins.
+        if api_token.user.preferred_language in dict(settings.LANGUAGES):
+            translation.activate(api_token.user.preferred_language)
+            request.LANGUAGE_CODE = api_token.user.preferred_language
         return api_token.user
 
 

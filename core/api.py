@@ -3,6 +3,8 @@ generated from it). ``config/api.py`` makes every error into one of these."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from ninja import Schema
 from pydantic import ConfigDict, Field
 
@@ -19,9 +21,12 @@ class ErrorOut(Schema):
 
 
 class FieldError(Schema):
-    loc: list[str | int] = Field(description='Where: e.g. ["body", "email"] or ["query", "date"].')
-    msg: str
-    type: str
+    loc: list[str | int] = Field(
+        description='Where: e.g. ["body", "email"], ["query", "date"], ["path", "appointment_id"].'
+    )
+    msg: str = Field(description="For people, in the request's language.")
+    type: str = Field(description="For code: e.g. missing, invalid, off_grid, past_cancel_cut_off.")
+    ctx: dict[str, Any] | None = Field(None, description="More about a type check that failed, when there is any.")
 
 
 class ValidationErrorOut(Schema):

@@ -16,3 +16,9 @@ def over_limit(key: str, *, limit: int, window_seconds: int) -> bool:
     except ValueError:  # expired between add and incr, or the cache is down
         return False
     return count > limit
+
+
+def seconds_left(key: str, *, window_seconds: int) -> int:
+    """How long until ``key``'s window ends (for Retry-After); the whole window if unknown."""
+    left = getattr(cache, "ttl", lambda _key: None)(key)
+    return left if isinstance(left, int) and 0 < left <= window_seconds else window_seconds

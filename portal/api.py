@@ -237,8 +237,9 @@ def portal_appointment_book(request, payload: PortalBookIn):
     summary="Cancel a linked patient's visit, up to the branch's cut-off before it",
 )
 def portal_appointment_cancel(request, appointment_id: uuid.UUID, payload: PortalCancelIn):
-    """After the visit's `cancellable_until` (the branch's cut-off) the answer is 422 on
-    `appointment_id`, code `past_cancel_cut_off`: the patient calls the branch instead."""
+    """Send a JSON body, `{}` at least. After the visit's `cancellable_until` (the branch's
+    cut-off) the answer is 422 on `appointment_id`, code `past_cancel_cut_off`: the patient calls
+    the branch instead."""
     account = _patient_account(request)
     cancelled = services.portal_cancel(
         account=account,

@@ -19,10 +19,17 @@ def seed_branch(hospital: Any) -> None:
     desk = User.objects.filter(role=Role.RECEPTIONIST, is_active=True).order_by("pk").first()
     if account is None or desk is None or PatientLink.objects.filter(account=account).exists():
         return
-    patients = list(Patient.objects.filter(unidentified=False).order_by("mrn")[:3])
-    if len(patients) < 3:
+    parent = Patient.objects.filter(unidentified=False).order_by("mrn").first()
+    # Their child: the youngest registered with the same phone (Lily Hart; Rohan Sharma).
+    child = (
+        Patient.objects.filter(phone=parent.phone, date_of_birth__gt=parent.date_of_birth)
+        .order_by("-date_of_birth")
+        .first()
+        if parent is not None and parent.phone
+        else None
+    )
+    if parent is None or child is None:
         return
-    parent, child = patients[0], patients[2]  # Amelia Hart and her daughter Lily; Anita and Rohan Sharma
     portal_link(account=account, patient=parent, relationship=PatientLink.Relationship.SELF, linked_by=desk)
     portal_link(account=account, patient=child, relationship=PatientLink.Relationship.PARENT, linked_by=desk)
     account.full_name = parent.full_name

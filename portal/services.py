@@ -29,7 +29,7 @@ from clinical.selectors import patient_language
 from clinical.services import patient_update
 from core.branch import branch_current, branch_zone
 from core.errors import DomainError
-from core.ratelimit import over_limit
+from core.ratelimit import over_limit, seconds_left
 from core.sms import branch_sms_send
 from portal.models import PatientLink, PortalInvite
 from scheduling.models import Appointment
@@ -289,10 +289,12 @@ def portal_account_deactivate(*, account: User, deactivated_by: User, request: H
 
 
 def _brake(account: User) -> None:
-    if over_limit(f"portal-changes:{account.pk}", limit=PORTAL_CHANGES_PER_HOUR, window_seconds=3600):
+    """Counts a change asked for (refused ones too: a script trying slots is braked as well)."""
+    key = f"portal-changes:{account.pk}"
+    if over_limit(key, limit=PORTAL_CHANGES_PER_HOUR, window_seconds=3600):
         raise DomainError.too_many(
             _("Too many changes from this account in an hour; try again later or call the branch."),
-            retry_after=3600,
+            retry_after=seconds_left(key, window_seconds=3600),
         )
 
 
@@ -330,7 +332,10 @@ def portal_cancel(
     def before_the_cut_off(locked: Appointment) -> None:
         if locked.status != Appointment.Status.BOOKED:
             raise DomainError.conflict(
-                _("Only a booked visit can be cancelled here."), code="wrong_status", extra={"status": locked.status}
+                _("Only a booked visit can be cancelled here. This one is %(status)s.")
+                % {"status": locked.get_status_display().lower()},
+                code="wrong_status",
+                extra={"status": locked.status},
             )
         cut_off = locked.start - dt.timedelta(hours=hours)
         if now < cut_off:

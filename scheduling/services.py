@@ -306,16 +306,16 @@ def appointment_cancel(
     check: Callable[[Appointment], None] | None = None,
 ) -> Appointment:
     """Cancel a booked or checked-in visit; the slot is free again at once. ``check`` may refuse
-    the locked row (the portal's cut-off), so nothing moves the visit in between."""
+    the locked row first (the portal's rules), so nothing moves the visit in between."""
     reason = (reason or "").strip()
     if "\x00" in reason or len(reason) > 300:
         raise DomainError.invalid("reason", _("At most 300 characters, without control characters."))
     with transaction.atomic():
         locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
-        if locked.status not in Appointment.ACTIVE:
-            raise _not_in(locked, _("Only a booked or checked-in appointment can be cancelled."))
         if check is not None:
             check(locked)
+        if locked.status not in Appointment.ACTIVE:
+            raise _not_in(locked, _("Only a booked or checked-in appointment can be cancelled."))
         locked.status = Appointment.Status.CANCELLED
         locked.cancelled_by, locked.cancelled_at, locked.cancel_reason = cancelled_by, timezone.now(), reason
         locked.save(update_fields=["status", "cancelled_by", "cancelled_at", "cancel_reason"])

@@ -28,6 +28,7 @@ def test_repeated_failures_lock_the_pair_with_a_json_429(stmarys):
 
     assert response.status_code == 429
     assert "Too many failed sign-ins" in response.json()["detail"]
+    assert response.json()["code"] == "locked_out"
     assert int(response["Retry-After"]) > 0
     with schema_context(stmarys.schema):
         assert SecurityEvent.objects.filter(kind=SecurityEvent.Kind.LOCKED_OUT, username="doctor@stmarys.test").exists()

@@ -153,3 +153,20 @@ def test_a_linked_visit_comes_as_a_calendar_file_and_no_one_elses(stmarys):
     assert f"DTSTART:{start.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}" in text
     assert "Portal check" not in text  # the treatment stays out of a calendar others may see
     assert refused.status_code == 404
+
+
+def test_the_api_answers_in_the_accounts_own_language(stmarys):
+    account = stmarys.user(Role.PATIENT)
+    with schema_context(stmarys.schema):
+        User.objects.filter(pk=account.pk).update(preferred_language="ar")
+        account.refresh_from_db()
+    app = stmarys.api(account)
+
+    answer = app.get("/api/portal/appointments/", {"patient": "00000000-0000-0000-0000-000000000000"})
+    english = stmarys.api(stmarys.user(Role.RECEPTIONIST)).get("/api/patients/00000000-0000-0000-0000-000000000000/")
+
+    assert answer.status_code == 404
+    assert answer["Content-Language"] == "ar"
+    assert answer.json()["detail"] != "No such patient."
+    assert english["Content-Language"] == "en"
+    assert english.json()["detail"] == "No such patient."

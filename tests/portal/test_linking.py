@@ -66,7 +66,9 @@ def test_the_desk_links_a_parents_account_to_her_child_and_unlinks_it(stmarys, m
     with schema_context(stmarys.schema):
         assert PatientLink.objects.filter(patient=child).count() == 0
         actions = list(
-            AuditEvent.objects.filter(patient_id=child.pk, action__startswith="portal_").values_list("action", flat=True)
+            AuditEvent.objects.filter(patient_id=child.pk, action__startswith="portal_").values_list(
+                "action", flat=True
+            )
         )
         assert actions == ["portal_unlink", "portal_link"]
 

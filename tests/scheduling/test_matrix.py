@@ -299,7 +299,12 @@ def _page(label: str, world: Clinic, stmarys) -> tuple[str, dict]:
             leave = _leave(world)
             return reverse(name, args=[leave.pk]), {f"decision_{world.future_visit.pk}": "cancel"}
         if label == "branch_settings":
-            body = {"reminder_offsets": "48, 3", "quiet_hours_start": "22:00", "quiet_hours_end": "07:00"}
+            body = {
+                "reminder_offsets": "48, 3",
+                "quiet_hours_start": "22:00",
+                "quiet_hours_end": "07:00",
+                "portal_cancel_hours": "24",
+            }
             return reverse(name), body
         query = f"?doctor={world.doctor.pk}&date={day}" if label in ("schedule", "day_print") else ""
         url = reverse(name) + query
