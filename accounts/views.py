@@ -55,13 +55,18 @@ class LoginView(auth_views.LoginView):
         return super().form_invalid(form)
 
 
-@require_POST
-def logout_view(request):
+def signed_out(request, *, via: str, to: str):
+    """End the session (recorded, with where it was ended) and go to a sign-in page."""
     if request.user.is_authenticated:
-        security_event_record(kind=SecurityEvent.Kind.LOGOUT, request=request, user=request.user, via="dashboard")
+        security_event_record(kind=SecurityEvent.Kind.LOGOUT, request=request, user=request.user, via=via)
     logout(request)
     messages.info(request, _("You are signed out."))
-    return redirect("accounts:login")
+    return redirect(to)
+
+
+@require_POST
+def logout_view(request):
+    return signed_out(request, via="dashboard", to="accounts:login")
 
 
 @require_POST

@@ -117,6 +117,13 @@ def person_shape(user: User) -> dict:
     return {"id": user.pk, "full_name": user.full_name or user.username}
 
 
+def prescription_brief(prescription: Prescription | None) -> dict | None:
+    """A record's prescription: its lines and whether its PDF is made."""
+    if prescription is None:
+        return None
+    return {"id": prescription.pk, "lines": list(prescription.lines.all()), "pdf_status": prescription.pdf_status}
+
+
 def record_shape(record: TreatmentRecord, *, clinical: bool) -> dict:
     """A record as a role may see it: receptionists get the treatment's name and date only."""
     shape: dict = {
@@ -145,11 +152,7 @@ def record_shape(record: TreatmentRecord, *, clinical: bool) -> dict:
             clinical_notes=record.clinical_notes,
             patient_advice=record.patient_advice,
             correction_reason=record.correction_reason,
-            prescription=(
-                {"id": prescription.pk, "lines": list(prescription.lines.all()), "pdf_status": prescription.pdf_status}
-                if prescription is not None
-                else None
-            ),
+            prescription=prescription_brief(prescription),
         )
     return shape
 

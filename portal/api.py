@@ -13,7 +13,7 @@ from accounts.addresses import client_address
 from accounts.models import Role, User
 from accounts.permissions import BranchTokenAuth
 from clinical import selectors as clinical_selectors
-from clinical.api import page_answer, patient_shape, person_shape, prescription_file_answer
+from clinical.api import page_answer, patient_shape, person_shape, prescription_brief, prescription_file_answer
 from clinical.models import AuditEvent, Patient, Prescription, TreatmentRecord
 from clinical.schemas import PdfPending
 from core.api import ERRORS, ErrorOut
@@ -280,7 +280,6 @@ def portal_patient_update(request, patient_id: uuid.UUID, payload: PortalPatient
 
 
 def _timeline_shape(record: TreatmentRecord, zone) -> dict:
-    prescription = getattr(record, "prescription", None)
     return {
         "id": record.pk,
         "visit_at": record.visit_at.astimezone(zone),
@@ -288,11 +287,7 @@ def _timeline_shape(record: TreatmentRecord, zone) -> dict:
         "treatment": {"id": record.treatment.pk, "name": record.treatment.name} if record.treatment else None,
         "advice": record.patient_advice,
         "follow_up_on": record.follow_up_on,
-        "prescription": (
-            {"id": prescription.pk, "lines": list(prescription.lines.all()), "pdf_status": prescription.pdf_status}
-            if prescription is not None
-            else None
-        ),
+        "prescription": prescription_brief(getattr(record, "prescription", None)),
     }
 
 

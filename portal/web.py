@@ -10,7 +10,6 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
@@ -26,6 +25,7 @@ from accounts.addresses import client_address
 from accounts.audit import security_event_record
 from accounts.models import Role, SecurityEvent, User
 from accounts.services import user_set_language
+from accounts.views import signed_out
 from clinical import selectors as clinical_selectors
 from clinical.api import prescription_file_answer
 from clinical.models import AuditEvent, Patient, Prescription
@@ -107,11 +107,7 @@ class PortalLoginView(auth_views.LoginView):
 
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated:
-        security_event_record(kind=SecurityEvent.Kind.LOGOUT, request=request, user=request.user, via="portal")
-    logout(request)
-    messages.info(request, _("You are signed out."))
-    return redirect("portal:login")
+    return signed_out(request, via="portal", to="portal:login")
 
 
 @require_POST
