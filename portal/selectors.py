@@ -22,8 +22,17 @@ class PortalStatus:
     invite: PortalInvite | None  # the newest
 
     @property
-    def active_links(self) -> list[PatientLink]:
-        return [link for link in self.links if link.account.is_active]
+    def own_account(self) -> PatientLink | None:
+        """The patient's own active account, if any: a parent's or carer's is not theirs, and they
+        may still be invited."""
+        return next(
+            (
+                link
+                for link in self.links
+                if link.account.is_active and link.relationship == PatientLink.Relationship.SELF
+            ),
+            None,
+        )
 
     @property
     def invite_open(self) -> bool:

@@ -10,7 +10,7 @@ from django_tenants.utils import schema_context
 from accounts.models import Role, User
 from clinical import services
 from clinical.models import Patient
-from portal.models import PortalInvite
+from portal.models import PatientLink, PortalInvite
 from tests.browser.conftest import screenshot
 from tests.browser.test_dashboard import _sign_in
 from tests.conftest import email_of
@@ -57,3 +57,40 @@ def test_the_desk_invites_and_withdraws_from_the_profile(page, url, committed):
     page.get_by_role("button", name="Invite to the portal").click()
     page.get_by_text("add one first").wait_for()
     screenshot(page, "portal-card-no-address")
+
+
+def test_the_desk_links_a_parents_account_to_a_child_and_unlinks_it(page, url, committed):
+    child = _patient(committed, "Tamsin Young")
+    stmarys = committed.branch("stmarys")
+    with schema_context(stmarys.schema):
+        parent = User.objects.create_user(username="parent.young@example.org", role=Role.PATIENT, password="p" * 20)
+
+    def remove() -> None:
+        with schema_context(stmarys.schema):
+            PatientLink.objects.filter(account=parent).delete()
+            parent.delete()
+
+    committed.cleanup(remove)
+    _sign_in(page, url, "stmarys", email_of(Role.RECEPTIONIST, "stmarys"))
+    page.goto(url("stmarys", f"/patients/{child.pk}/"))
+    card = page.locator("#portal-card")
+
+    card.get_by_text("Link an existing portal account").click()
+    card.get_by_label("Their e-mail or phone number").fill("nobody@example.org")
+    card.get_by_role("button", name="Link", exact=True).click()
+    card.get_by_text("No active patient account").wait_for()
+    # the form stays open after a refusal, to correct what was typed
+    card.get_by_label("Their e-mail or phone number").fill("parent.young@example.org")
+    card.get_by_label("They are the patient's").select_option("parent")
+    card.get_by_role("button", name="Link", exact=True).click()
+    page.locator(".portal-account", has_text="parent.young@example.org").wait_for()
+    assert "Parent or guardian" in page.locator(".portal-account").inner_text()
+    # a parent's account is not the patient's own: they may still be invited
+    assert card.get_by_role("button", name="Invite to the portal").is_visible()
+    screenshot(page, "portal-card-linked")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    card.get_by_role("button", name="Unlink").click()
+    page.locator(".portal-account").wait_for(state="detached")
+    with schema_context(stmarys.schema):
+        assert not PatientLink.objects.filter(account=parent).exists()
