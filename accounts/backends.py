@@ -1,11 +1,14 @@
-"""Sign-in by username or e-mail, whatever the capitals."""
+"""Sign-in by username or e-mail, whatever the capitals; a patient also by their phone number as
+the branch's country writes it."""
 
 from __future__ import annotations
 
 from django.contrib.auth.backends import ModelBackend
+from django.db import connection
 from django.db.models import Case, IntegerField, Q, Value, When
 
-from accounts.models import User
+from accounts.models import Role, User
+from core.phones import PhoneError, phone_e164
 
 
 def normalise_username(username: str | None) -> str:
@@ -24,12 +27,24 @@ def lockout_username(request, credentials: dict | None) -> str:
 
 
 def _find(name: str) -> User | None:
-    return (
+    found = (
         User.objects.filter(Q(username__iexact=name) | Q(email__iexact=name))
         # A username match wins over an e-mail match.
         .order_by(Case(When(username__iexact=name, then=Value(0)), default=Value(1), output_field=IntegerField()))
         .first()
     )
+    if found is None and "@" not in name:
+        # A patient whose account is their phone number types it as they write it: "07911 123456".
+        found = User.objects.filter(role=Role.PATIENT, username=_phone(name)).first()
+    return found
+
+
+def _phone(name: str) -> str:
+    region = getattr(connection.tenant, "country", "") or ""
+    try:
+        return phone_e164(name, region)
+    except PhoneError:
+        return ""
 
 
 class UsernameOrEmailBackend(ModelBackend):

@@ -8,6 +8,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.db import connection
 from django.http import JsonResponse
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import ngettext
 
@@ -42,7 +43,12 @@ class IdleTimeoutMiddleware:
                 "You were signed out after %(minutes)d minutes without activity.",
                 minutes,
             ) % {"minutes": minutes}
-            login_url = "/admin/login/" if connection.schema_name == "public" else settings.LOGIN_URL
+            if connection.schema_name == "public":
+                login_url = "/admin/login/"
+            elif request.path.startswith("/portal/"):  # patients sign in on the portal's own page
+                login_url = reverse("portal:login")
+            else:
+                login_url = settings.LOGIN_URL
             messages.info(request, message)  # shown on the sign-in page, whichever way the user gets there
             if wants_json(request) or request.headers.get(BACKGROUND_HEADER) or request.headers.get("HX-Request"):
                 response = JsonResponse({"detail": message}, status=401)
@@ -51,7 +57,7 @@ class IdleTimeoutMiddleware:
             return redirect_to_login(request.get_full_path(), login_url)
         if self._is_activity(request) and (now - last >= _ACTIVITY_RESOLUTION or _ACTIVITY_KEY not in request.session):
             request.session[_ACTIVITY_KEY] = now
-        request.idle_expires_at = request.session[_ACTIVITY_KEY] + idle_limit
+        request.idle_expires_at = request.session.get(_ACTIVITY_KEY, now) + idle_limit
         return self.get_response(request)
 
     @staticmethod

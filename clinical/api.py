@@ -9,6 +9,7 @@ from typing import Any
 
 from django.http import FileResponse, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
@@ -552,7 +553,7 @@ def prescription_file_answer(prescription: Prescription, *, inline: bool = False
         )
     if prescription.pdf_status == Prescription.PdfStatus.FAILED:
         failed = JsonResponse(
-            {"detail": "The PDF could not be made; it is being tried again.", "code": "render_failed"}, status=503
+            {"detail": _("The PDF could not be made; it is being tried again."), "code": "render_failed"}, status=503
         )
         failed["Retry-After"] = str(PDF_RETRY_AFTER * 15)
         return failed

@@ -5,12 +5,19 @@ from __future__ import annotations
 import re
 import unicodedata
 
-import phonenumbers
+from core.phones import PhoneError, phone_e164
 
+__all__ = [
+    "NAME_KEY_LENGTH",
+    "PhoneError",
+    "identifier_normalise",
+    "name_clean",
+    "name_for_search",
+    "phone_e164",
+    "phone_for_search",
+]
 _SPACES = re.compile(r"\s+")
 _IDENTIFIER_NOISE = re.compile(r"[\s./-]+")
-# What a phone number may be typed with: digits, a leading +, spaces, dots, dashes, brackets.
-_PHONE_LIKE = re.compile(r"^\+?[\d\s().-]{6,30}$")
 
 
 def name_clean(value: str) -> str:
@@ -29,25 +36,6 @@ def name_for_search(value: str) -> str:
     decomposed = unicodedata.normalize("NFKD", value.casefold())
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _SPACES.sub(" ", stripped).strip()[:NAME_KEY_LENGTH]
-
-
-class PhoneError(ValueError):
-    pass
-
-
-def phone_e164(value: str, region: str) -> str:
-    """A number with its own country code is taken as it is; one without is read with the
-    branch's country. Raises PhoneError for anything that is not a valid number."""
-    value = value.strip()
-    if not _PHONE_LIKE.match(value):
-        raise PhoneError("not a phone number")
-    try:
-        number = phonenumbers.parse(value, region.upper())
-    except phonenumbers.NumberParseException as exc:
-        raise PhoneError(str(exc)) from exc
-    if not phonenumbers.is_valid_number(number):
-        raise PhoneError("not a valid number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def phone_for_search(value: str, region: str) -> str | None:

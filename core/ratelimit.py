@@ -13,9 +13,10 @@ def over_limit(key: str, *, limit: int, window_seconds: int) -> bool:
     cache.add(key, 0, timeout=window_seconds)
     try:
         count = cache.incr(key)
-    except ValueError:  # expired between add and incr, or the cache is down
+    except ValueError:  # expired between add and incr
         return False
-    return count > limit
+    # A cache that is down answers None (django-redis, IGNORE_EXCEPTIONS): nothing is counted.
+    return isinstance(count, int) and count > limit
 
 
 def seconds_left(key: str, *, window_seconds: int) -> int:

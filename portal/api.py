@@ -208,9 +208,10 @@ def portal_appointment_book(request, payload: PortalBookIn):
     slots, in working hours, not on leave, in the future. A slot taken meanwhile, or a patient
     already booked then, is 409. Send an `Idempotency-Key` header to make a retry safe."""
     account = _patient_account(request)
+    # Before a replay too: an account unlinked since learns nothing more of the record.
+    patient = _linked(account, payload.patient)
 
     def book() -> dict:
-        patient = _linked(account, payload.patient)
         doctor = clinical_selectors.doctor_active(payload.doctor_id)
         if doctor is None:
             raise DomainError.invalid("doctor_id", _("Not an active doctor of this branch."))
@@ -247,7 +248,7 @@ def portal_appointment_cancel(request, appointment_id: uuid.UUID, payload: Porta
         reason=payload.reason,
         address=client_address(request),
     )
-    return _appointment_shape(portal_appointment(account, cancelled.pk), branch_zone())
+    return _appointment_shape(cancelled, branch_zone())
 
 
 @portal.get(
@@ -315,7 +316,7 @@ def portal_access_log_list(request, query: Query[PortalPatientPage]):
     zone = branch_zone()
     names = branch_current().portal_names_staff
     labels = dict(AuditEvent.Action.choices)
-    page = portal_access_log(patient, page=query.page, page_size=query.page_size)
+    page = portal_access_log(patient, account=request.user, page=query.page, page_size=query.page_size)
     return page_answer(
         page,
         lambda event: {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -29,7 +30,11 @@ class PatientLink(models.Model):
     linked_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["account", "patient"], name="portal_link_once")]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "patient"], name="portal_link_once"),
+            # An account is one person's own: it is "self" for one record at most.
+            models.UniqueConstraint(fields=["account"], condition=Q(relationship="self"), name="portal_link_one_self"),
+        ]
 
     def __str__(self) -> str:
         return f"account {self.account_id} for patient {self.patient_id}"

@@ -8,6 +8,7 @@ from pydantic import ConfigDict, Field
 
 from accounts.schemas import Text
 from clinical.schemas import Allergy, Contact, ContactIn, PrescriptionLineOut, Reminders, RemindersIn
+from clinical.selectors import MAX_PAGE
 
 
 class LinkedPatientOut(Schema):
@@ -58,7 +59,7 @@ class PortalAppointmentList(Schema):
 class PortalAppointmentQuery(Schema):
     patient: uuid.UUID = Field(description="One of the records in /api/portal/me/.")
     upcoming: bool | None = Field(None, description="true: still to come; false: past; absent: all.")
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(20, ge=1, le=100)
 
 
@@ -82,7 +83,7 @@ class PortalPrescriptionList(Schema):
 
 class PortalPatientPage(Schema):
     patient: uuid.UUID = Field(description="One of the records in /api/portal/me/.")
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(20, ge=1, le=100)
 
 
@@ -159,7 +160,10 @@ class PortalTimeline(Schema):
 
 class PortalAccessEntry(Schema):
     at: dt.datetime = Field(description="With the branch's offset.")
-    role: str = Field(description="hospital_admin, doctor or receptionist.")
+    role: str = Field(
+        description="hospital_admin, doctor or receptionist; patient: another account linked to the record "
+        "(a parent, a carer)."
+    )
     name: str | None = Field(description="Who it was, where the branch shows names; otherwise null.")
     action: str = Field(description="What was done, for code: e.g. view_profile, record, book.")
     what: str = Field(description="What was done, for people, in the request's language.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Role, User
@@ -111,13 +112,40 @@ def portal_timeline(patient: Patient, *, page: int, page_size: int) -> Page:
     return paginate(records, page=page, page_size=page_size)
 
 
-def portal_access_log(patient: Patient, *, page: int, page_size: int) -> Page:
-    """What staff did with the patient's record, latest first: every allowed action by a staff
-    account (a refused attempt opened nothing; the patient's own and the system's are left out)."""
-    events = AuditEvent.objects.filter(
-        patient_id=patient.pk,
-        outcome=AuditEvent.Outcome.ALLOWED,
-        actor_id__isnull=False,
-        actor_role__in=STAFF_ROLES,
-    ).order_by("-id")
+def portal_access_log(patient: Patient, *, account: User, page: int, page_size: int) -> Page:
+    """Who did what with the patient's record, latest first: every allowed action by staff, and
+    the changes other accounts linked to it made (a parent, a carer). A refused attempt opened
+    nothing; the reader's own actions and the system's are left out."""
+    events = (
+        AuditEvent.objects.filter(patient_id=patient.pk, outcome=AuditEvent.Outcome.ALLOWED, actor_id__isnull=False)
+        .filter(Q(actor_role__in=STAFF_ROLES) | Q(actor_role=Role.PATIENT))
+        .exclude(actor_role=Role.PATIENT, actor_id=account.pk)
+        .order_by("-id")
+    )
     return paginate(events, page=page, page_size=page_size)
+
+
+def patient_link(patient: Patient, account_id: int) -> PatientLink | None:
+    return PatientLink.objects.select_related("account").filter(patient=patient, account_id=account_id).first()
+
+
+@dataclass(frozen=True)
+class PortalCandidate:
+    """An account the desk is about to link, with whose own it is."""
+
+    account: User
+    own_record: Patient | None
+    records: int
+
+
+def portal_candidate(account: User) -> PortalCandidate:
+    links = PatientLink.objects.filter(account=account).select_related("patient")
+    own = next((link.patient for link in links if link.relationship == PatientLink.Relationship.SELF), None)
+    return PortalCandidate(account=account, own_record=own, records=len(links))
+
+
+def portal_account_by_id(account_id: str) -> User | None:
+    """An active patient account by its id, as the desk's confirmation sends it."""
+    if not account_id.isdigit() or len(account_id) > 18:
+        return None
+    return User.objects.filter(pk=int(account_id), role=Role.PATIENT, is_active=True).first()

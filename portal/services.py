@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.audit import security_event_record
@@ -172,7 +173,10 @@ def portal_invite_accept(*, token: str, password: str) -> User:
             return _reactivated(existing, invite=invite, password=password)
         if existing is not None:
             raise DomainError.conflict(
-                _("An account with this address exists already: ask the hospital to link this record to it."),
+                _(
+                    "This e-mail address or phone number already signs in to another account. Ask the "
+                    "hospital to record your own, or to link your record to that account."
+                ),
                 code="account_exists",
             )
         account = User(username=username, email=patient.email, full_name=patient.display_name, role=Role.PATIENT)
@@ -205,6 +209,10 @@ def _was_theirs(account: User, patient: Patient) -> bool:
 
 
 def _reactivated(account: User, *, invite: PortalInvite, password: str) -> User:
+    """The account back for its own record only: links to others (a person it cared for) were
+    the desk's to cut when it ended the account, and are not revived with it."""
+    for link in PatientLink.objects.filter(account=account).exclude(relationship=PatientLink.Relationship.SELF):
+        portal_unlink(link=link, unlinked_by=invite.invited_by)
     account.set_password(password)
     account.is_active = True
     account.save(update_fields=["password", "is_active"])
@@ -241,6 +249,9 @@ def portal_link(
         raise DomainError.invalid("account", _("Choose an active patient account."))
     if relationship not in PatientLink.Relationship.values:
         raise DomainError.invalid("relationship", _("Choose how they are related."))
+    own = PatientLink.objects.filter(account=account, relationship=PatientLink.Relationship.SELF)
+    if relationship == PatientLink.Relationship.SELF and own.exclude(patient=patient).exists():
+        raise DomainError.invalid("relationship", _("This account is already another patient's own."))
     with transaction.atomic():
         link, created = PatientLink.objects.get_or_create(
             account=account, patient=patient, defaults={"relationship": relationship, "linked_by": linked_by}
@@ -257,7 +268,7 @@ def portal_link(
     return link
 
 
-def portal_unlink(*, link: PatientLink, unlinked_by: User, address: str | None = None) -> None:
+def portal_unlink(*, link: PatientLink, unlinked_by: User | None, address: str | None = None) -> None:
     """The account no longer acts for this record (a carer who no longer cares for them); at once,
     on every route. The account keeps its other records."""
     with transaction.atomic():
@@ -344,7 +355,7 @@ def portal_cancel(
             message = _(
                 "Visits can be cancelled here up to %(hours)d hours before they start (this one until "
                 "%(time)s); please call the branch."
-            ) % {"hours": hours, "time": cut_off.astimezone(branch_zone()).strftime("%Y-%m-%d %H:%M")}
+            ) % {"hours": hours, "time": date_format(cut_off.astimezone(branch_zone()), "SHORT_DATETIME_FORMAT")}
         else:
             message = _("This visit has started; please call the branch.")
         raise DomainError.invalid("path:appointment_id", message, code="past_cancel_cut_off")
@@ -356,6 +367,12 @@ def portal_cancel(
 
 
 def portal_patient_update(*, account: User, patient: Patient, data: dict, address: str | None = None) -> Patient:
-    """Change a linked record's contact details, checked as at registration."""
+    """Change a linked record's contact details, checked as at registration. A patient with an
+    account of their own changes their own: a carer's account may not redirect their messages."""
+    own = PatientLink.objects.filter(
+        patient=patient, relationship=PatientLink.Relationship.SELF, account__is_active=True
+    ).first()
+    if own is not None and own.account_id != account.pk:
+        raise DomainError.forbidden(_("This patient changes their own contact details."))
     _brake(account)
     return patient_update(actor=account, patient=patient, data=data, address=address)

@@ -4,7 +4,7 @@ account, unlink, deactivate). The patients' own pages are in portal/web.py."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
@@ -18,8 +18,8 @@ from clinical.models import Patient
 from core.branch import branch_current
 from core.errors import DomainError
 from portal import web
-from portal.models import PatientLink, PortalInvite
-from portal.selectors import portal_status
+from portal.models import PortalInvite
+from portal.selectors import PortalCandidate, patient_link, portal_account_by_id, portal_candidate, portal_status
 from portal.services import (
     portal_account_deactivate,
     portal_account_find,
@@ -75,9 +75,23 @@ DESK = (Role.HOSPITAL_ADMIN, Role.RECEPTIONIST)
 
 
 def _card(
-    request: HttpRequest, patient: Patient, *, error: str = "", status: int = 200, linking: bool = False
+    request: HttpRequest,
+    patient: Patient,
+    *,
+    error: str = "",
+    status: int = 200,
+    linking: bool = False,
+    candidate: PortalCandidate | None = None,
+    relationship: str = "",
 ) -> HttpResponse:
-    context = {"patient": patient, "portal": portal_status(patient), "error": error, "error_link": linking and error}
+    context = {
+        "patient": patient,
+        "portal": portal_status(patient),
+        "error": error,
+        "linking": linking,
+        "candidate": candidate,
+        "relationship": relationship,
+    }
     return render(request, "portal/_invite_card.html", context, status=status)
 
 
@@ -113,7 +127,9 @@ def invite_send(request: HttpRequest, patient_id: str) -> HttpResponse:
 def account_deactivate(request: HttpRequest, patient_id: str, account_id: int) -> HttpResponse:
     """End an account linked to this patient (a lost phone, a carer no longer caring)."""
     patient = get_object_or_404(Patient, pk=patient_id)
-    link = get_object_or_404(PatientLink.objects.select_related("account"), patient=patient, account_id=account_id)
+    link = patient_link(patient, account_id)
+    if link is None:
+        raise Http404(_("No such account here."))
     portal_account_deactivate(account=link.account, deactivated_by=request.user, request=request)  # type: ignore[arg-type]
     return _answer(request, patient)
 
@@ -121,22 +137,31 @@ def account_deactivate(request: HttpRequest, patient_id: str, account_id: int) -
 @role_required(*DESK)
 @require_POST
 def account_link(request: HttpRequest, patient_id: str) -> HttpResponse:
-    """Let an existing patient account (a parent's, a carer's) act for this record too."""
+    """Let an existing patient account (a parent's, a carer's) act for this record too, in two
+    steps: the account found by what the desk typed is shown with its owner's own record, and is
+    linked only when the desk confirms that person (one phone is often a whole family's)."""
     patient = get_object_or_404(Patient, pk=patient_id)
-    account = portal_account_find(request.POST.get("account", ""))
+    relationship = request.POST.get("relationship", "")
+    confirmed = request.POST.get("confirm", "")
+    if not confirmed:
+        account = portal_account_find(request.POST.get("account", ""))
+        if account is None:
+            return _answer(
+                request,
+                patient,
+                error=_("No active patient account has this e-mail address or phone number."),
+                status=422,
+                linking=True,
+            )
+        return _card(request, patient, linking=True, candidate=portal_candidate(account), relationship=relationship)
+    account = portal_account_by_id(confirmed)
     if account is None:
-        return _answer(
-            request,
-            patient,
-            error=_("No active patient account has this e-mail address or phone number."),
-            status=422,
-            linking=True,
-        )
+        return _answer(request, patient, error=_("That account is no longer active."), status=422, linking=True)
     try:
         portal_link(
             account=account,
             patient=patient,
-            relationship=request.POST.get("relationship", ""),
+            relationship=relationship,
             linked_by=request.user,  # type: ignore[arg-type]
             address=client_address(request),
         )
@@ -149,7 +174,9 @@ def account_link(request: HttpRequest, patient_id: str) -> HttpResponse:
 @require_POST
 def account_unlink(request: HttpRequest, patient_id: str, account_id: int) -> HttpResponse:
     patient = get_object_or_404(Patient, pk=patient_id)
-    link = get_object_or_404(PatientLink.objects.select_related("account"), patient=patient, account_id=account_id)
+    link = patient_link(patient, account_id)
+    if link is None:
+        raise Http404(_("No such account here."))
     portal_unlink(link=link, unlinked_by=request.user, address=client_address(request))  # type: ignore[arg-type]
     return _answer(request, patient)
 

@@ -11,11 +11,13 @@ from functools import wraps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -56,7 +58,7 @@ def patient_page(view):
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
         if not request.user.is_authenticated:
-            return redirect(f"{reverse('portal:login')}?next={request.get_full_path()}")
+            return redirect_to_login(request.get_full_path(), reverse("portal:login"))
         if request.user.role != Role.PATIENT:  # type: ignore[union-attr]
             raise PermissionDenied(_("The patient portal is for patient accounts."))
         return view(request, *args, **kwargs)
@@ -168,12 +170,16 @@ def book(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     doctors = list(scheduling_selectors.doctors_list())
     treatments = list(clinical_selectors.treatments_for(account))
     sent = request.POST if request.method == "POST" else request.GET
-    doctor = next((d for d in doctors if str(d.pk) == sent.get("doctor", "")), doctors[0] if doctors else None)
-    treatment = next(
-        (t for t in treatments if str(t.pk) == sent.get("treatment", "")), treatments[0] if treatments else None
-    )
+    chosen_doctor = next((d for d in doctors if str(d.pk) == sent.get("doctor", "")), None)
+    chosen_treatment = next((t for t in treatments if str(t.pk) == sent.get("treatment", "")), None)
+    # Showing the page, the first of each stands in; booking, only what was chosen (a doctor or
+    # treatment gone since the page was opened is not swapped for another).
+    doctor = chosen_doctor or (doctors[0] if doctors else None)
+    treatment = chosen_treatment or (treatments[0] if treatments else None)
     error, status = "", 200
-    if request.method == "POST" and doctor is not None and treatment is not None:
+    if request.method == "POST" and (chosen_doctor is None or chosen_treatment is None):
+        error, status = _("That doctor or treatment is no longer offered; choose again."), 422
+    elif request.method == "POST" and doctor is not None and treatment is not None:
         try:
             start = dt.datetime.fromisoformat(sent.get("start", ""))
         except ValueError:
@@ -199,7 +205,7 @@ def book(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
                     % {
                         "treatment": treatment.name,
                         "doctor": doctor.full_name or doctor.username,
-                        "day": when.strftime("%Y-%m-%d"),
+                        "day": date_format(when, "DATE_FORMAT"),
                         "time": when.strftime("%H:%M"),
                     },
                 )
@@ -268,9 +274,14 @@ def prescription_pdf(request: HttpRequest, prescription_id: uuid.UUID) -> HttpRe
     prescription = portal_prescription(request.user, prescription_id)  # type: ignore[arg-type]
     if prescription is None:
         raise Http404(_("No such prescription."))
-    if prescription.pdf_status == Prescription.PdfStatus.READY and prescription.pdf_file:
+    made = prescription.pdf_status == Prescription.PdfStatus.READY and bool(prescription.pdf_file)
+    ready = made and prescription.pdf_file.storage.exists(prescription.pdf_file.name)
+    if request.GET.get("status"):  # the waiting page's own polling (X-Background: renews nothing)
+        return JsonResponse({"ready": ready})
+    if ready:
         return prescription_file_answer(prescription)
-    failed = prescription.pdf_status == Prescription.PdfStatus.FAILED
+    # Failed, or marked ready with its file missing: the workers' retry makes it, not this page.
+    failed = prescription.pdf_status != Prescription.PdfStatus.PENDING
     context = {"prescription": prescription, "failed": failed, "record": prescription.record.patient}
     return render(request, "portal/pdf_pending.html", context, status=503 if failed else 202)
 
@@ -283,14 +294,14 @@ def access_log(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
         page_number = min(max(1, int(request.GET.get("page", "1"))), MAX_PAGE)
     except ValueError:
         page_number = 1
-    page = portal_access_log(record, page=page_number, page_size=50)
+    page = portal_access_log(record, account=request.user, page=page_number, page_size=50)
     labels = dict(AuditEvent.Action.choices)
     roles = dict(Role.choices)
     names = branch_current().portal_names_staff
     entries = [
         {
             "at": event.at,
-            "role": roles.get(event.actor_role, event.actor_role),
+            "role": _("A linked account") if event.actor_role == Role.PATIENT else roles.get(event.actor_role),
             "name": event.actor_name if names else "",
             "what": labels.get(event.action, event.action),
             "break_glass": event.break_glass,

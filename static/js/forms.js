@@ -1,3 +1,12 @@
+// A form marked data-confirm asks before it is sent (cancelling a visit on a phone); declined, it
+// is not sent and stays usable (registered first, so data-submit-once never sees it).
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
+    event.stopImmediatePropagation();
+  }
+}, true);
 // A form marked data-submit-once is not sent twice the same way: a double click or a second
 // Ctrl+Enter on a slow network must not register a patient or save a record twice. A different
 // button ("Register anyway" after Enter) is a different decision and goes through. Buttons are

@@ -77,12 +77,17 @@ def test_the_desk_links_a_parents_account_to_a_child_and_unlinks_it(page, url, c
 
     card.get_by_text("Link an existing portal account").click()
     card.get_by_label("Their e-mail or phone number").fill("nobody@example.org")
-    card.get_by_role("button", name="Link", exact=True).click()
+    card.get_by_role("button", name="Find", exact=True).click()
     card.get_by_text("No active patient account").wait_for()
     # the form stays open after a refusal, to correct what was typed
     card.get_by_label("Their e-mail or phone number").fill("parent.young@example.org")
     card.get_by_label("They are the patient's").select_option("parent")
-    card.get_by_role("button", name="Link", exact=True).click()
+    card.get_by_role("button", name="Find", exact=True).click()
+    # whose account it is, before anything is linked
+    page.locator("#portal-link-candidate").wait_for()
+    assert "has no record of its own here" in page.locator("#portal-link-candidate").inner_text()
+    screenshot(page, "portal-card-link-confirm")
+    card.get_by_role("button", name="Yes, link this account").click()
     page.locator(".portal-account", has_text="parent.young@example.org").wait_for()
     assert "Parent or guardian" in page.locator(".portal-account").inner_text()
     # a parent's account is not the patient's own: they may still be invited

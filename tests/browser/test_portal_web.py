@@ -4,6 +4,7 @@ time for her child, downloads the child's prescription, and reads the pages in A
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.db import connection
@@ -93,18 +94,19 @@ def test_a_parent_books_for_her_child_and_downloads_the_prescription_on_a_phone(
 
     # book: the day, then one of its free times
     page.get_by_role("link", name="Book a visit").click()
-    page.get_by_label("Day").fill(family["day"].isoformat())
+    page.get_by_label("Day", exact=True).fill(family["day"].isoformat())
     with page.expect_navigation():
         page.get_by_role("button", name="Show free times").click()
     assert page.locator("#portal-slots button").all_inner_texts() == ["09:00", "09:20", "09:40"]
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "portal-phone-book")
     with page.expect_navigation():
-        page.get_by_role("button", name="09:20").click()
+        page.get_by_role("button", name=re.compile(r"^Book 09:20 on .+ with Doctor of stmarys$")).click()
     assert "Booked: Child check" in page.locator(".alert-success").inner_text()
     visit = page.locator(".portal-visit").first
     assert "09:20" in visit.inner_text()
-    assert visit.get_by_role("button", name="Cancel this visit").is_visible()
+    cancel = visit.get_by_role("button", name=re.compile(r"^Cancel the visit on .+ at 09:20$"))
+    assert cancel.is_visible()
     screenshot(page, "portal-phone-booked")
 
     # the prescription, as a file
@@ -120,12 +122,25 @@ def test_a_parent_books_for_her_child_and_downloads_the_prescription_on_a_phone(
     assert booked.status == "booked"
     assert booked.start.astimezone(LONDON) == dt.datetime.combine(family["day"], dt.time(9, 20), tzinfo=LONDON)
 
+    # cancelling asks first: "no" keeps the visit, "yes" cancels it
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    cancel.click()
+    assert page.locator(".portal-visit").count() == 1
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_navigation():
+        cancel.click()
+    assert "The visit is cancelled." in page.locator(".alert-success").inner_text()
+    with schema_context(family["branch"].schema):
+        booked.refresh_from_db()
+    assert booked.status == "cancelled"
+
 
 def test_the_portal_reads_right_to_left_in_arabic_on_a_phone(phone, url, family):
     page = phone
     page.goto(url("stmarys", "/portal/login/"))
+    page.get_by_label("Language").select_option("ar")
     with page.expect_navigation():
-        page.locator("#portal-language-choice").select_option("ar")
+        page.get_by_role("button", name="Change").click()
     assert page.locator("html").get_attribute("dir") == "rtl"
     page.locator("#id_username").fill("mother.stone@example.org")
     page.locator("#id_password").fill(PASSWORD)

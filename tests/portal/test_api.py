@@ -170,3 +170,18 @@ def test_the_api_answers_in_the_accounts_own_language(stmarys):
     assert answer.json()["detail"] != "No such patient."
     assert english["Content-Language"] == "en"
     assert english.json()["detail"] == "No such patient."
+
+
+def test_a_patient_signs_in_with_their_phone_number_as_they_write_it(stmarys):
+    with schema_context(stmarys.schema):
+        User.objects.create_user(username="+447911123456", role=Role.PATIENT, password="p" * 20)
+
+    national = stmarys.api().post(
+        "/api/auth/token/", {"username": "07911 123456", "password": "p" * 20}, content_type="application/json"
+    )
+    spaced = stmarys.api().post(
+        "/api/auth/token/", {"username": "+44 7911 123456", "password": "p" * 20}, content_type="application/json"
+    )
+
+    assert national.status_code == spaced.status_code == 200
+    assert national.json()["role"] == "patient"

@@ -13,6 +13,7 @@ from django_tenants.utils import schema_context
 from accounts.models import Role, User
 from clinical.models import AuditEvent
 from clinical.services import doctor_attends
+from portal.models import PatientLink
 from portal.services import PORTAL_CHANGES_PER_HOUR, portal_link
 from scheduling.models import Appointment
 from scheduling.services import appointment_book, appointment_check_in
@@ -300,3 +301,30 @@ def test_a_patient_token_cannot_book_on_the_desks_route(family, stmarys):
 
     assert answer.status_code == 403
     assert _visits(stmarys) == []
+
+
+def test_a_portal_booking_is_taken_while_the_cache_is_down(family, stmarys, settings):
+    # given Redis (the cache, where the hourly brake counts) unreachable
+    settings.CACHES = {
+        "default": {
+            **settings.CACHES["default"],
+            "LOCATION": "redis://127.0.0.1:9/0",
+            "OPTIONS": {**settings.CACHES["default"]["OPTIONS"], "SOCKET_CONNECT_TIMEOUT": 0.2},
+        }
+    }
+
+    booked = _book(family["app"], family["first"], family["doctor"], family["treatment"], at(next_weekday(2), 10))
+
+    assert booked.status_code == 201  # the brake is not counted, the booking is not refused
+    assert _visits(stmarys)[0][2] == "booked"
+
+
+def test_a_replayed_booking_of_a_record_unlinked_since_is_404(family, stmarys):
+    app = family["app"]
+    first = _book(app, family["first"], family["doctor"], family["treatment"], at(next_weekday(4), 10), key="once")
+    PatientLink.objects.filter(account=family["account"]).delete()
+
+    replayed = _book(app, family["first"], family["doctor"], family["treatment"], at(next_weekday(4), 10), key="once")
+
+    assert first.status_code == 201
+    assert replayed.status_code == 404

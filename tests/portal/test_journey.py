@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import signal
 import time
 from contextlib import contextmanager
@@ -140,10 +141,17 @@ def test_a_parent_goes_from_invitation_to_sign_out_through_the_app(committed, ce
     assert PARENT_EMAIL in activated.content.decode()
     assert used_again.status_code == 410
 
-    # 2. the desk links the child's record to the new account, from the child's profile
-    linked = desk_browser.post(
+    # 2. the desk links the child's record to the new account, from the child's profile: it finds
+    # the account, sees whose it is, and confirms
+    found = desk_browser.post(
         f"/patients/{child['id']}/portal/link/",
         {"account": PARENT_EMAIL, "relationship": "parent"},
+        HTTP_HX_REQUEST="true",
+    )
+    confirm = re.search(r'name="confirm" value="(\d+)"', found.content.decode()).group(1)
+    linked = desk_browser.post(
+        f"/patients/{child['id']}/portal/link/",
+        {"confirm": confirm, "relationship": "parent"},
         HTTP_HX_REQUEST="true",
     )
 

@@ -141,8 +141,8 @@ class World:
     def body(self, name: str) -> dict:
         if name == "book":
             return {"start": "2001-01-01T09:00:00+00:00"}
-        if name == "account_link":
-            return {"account": "carer@example.org", "relationship": "carer"}
+        if name == "account_link":  # the desk's confirmation of the account it found
+            return {"confirm": str(self.other_account.pk), "relationship": "carer"}
         return {}
 
     def state(self) -> tuple:

@@ -5,6 +5,8 @@ opened the record, in their language (right to left in Arabic). Any other record
 from __future__ import annotations
 
 import datetime as dt
+import time
+from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -124,7 +126,7 @@ def test_a_visit_is_cancelled_before_the_cut_off_and_the_page_says_to_call_after
     too_late = web.post(f"/portal/visits/{visits['soon'].pk}/cancel/", follow=True)
     in_time = web.post(f"/portal/visits/{visits['later'].pk}/cancel/", follow=True)
 
-    assert page.count("Cancel this visit") == 1
+    assert page.count('aria-label="Cancel the visit on') == 1
     assert "To cancel now, call the branch on +44 20 7946 0000." in page
     assert "up to 24 hours before" in too_late.content.decode()
     assert "The visit is cancelled." in in_time.content.decode()
@@ -182,3 +184,46 @@ def test_the_portal_speaks_the_patients_language_right_to_left_in_arabic(parent,
     assert refused["Location"] == "/portal/"  # not a language of this branch; not a redirect elsewhere
     parent["account"].refresh_from_db()
     assert parent["account"].preferred_language == "ar"
+
+
+def test_a_doctor_or_treatment_gone_since_the_page_was_opened_is_not_swapped_for_another(parent, stmarys):
+    web, day = parent["web"], next_weekday(3)
+    query = {"doctor": 999_999, "treatment": parent["treatment"].pk, "date": day.isoformat()}
+
+    refused = web.post(f"/portal/patients/{parent['first'].pk}/book/", {**query, "start": at(day, 9).isoformat()})
+
+    assert refused.status_code == 422
+    assert "no longer offered" in refused.content.decode()
+    assert not Appointment.objects.filter(patient=parent["first"]).exists()
+
+
+def test_a_patient_left_idle_is_sent_to_the_portals_sign_in_with_the_page_to_come_back_to(parent, stmarys, settings):
+    settings.SESSION_IDLE_MINUTES = 15
+    web = parent["web"]
+    session = web.session
+    session["last_activity"] = time.time() - 16 * 60
+    session.save()
+    page = f"/portal/patients/{parent['first'].pk}/book/?doctor={parent['doctor'].pk}&date=2030-01-01"
+
+    answer = web.get(page)
+
+    assert answer.status_code == 302
+    assert answer["Location"] == "/portal/login/?next=" + quote(page, safe="/")
+
+
+def test_the_prescription_page_asks_in_the_background_whether_the_pdf_is_made(parent, stmarys):
+    web = parent["web"]
+    assign(stmarys, str(parent["first"].pk), parent["doctor"])
+    prescription_id = prescribe(stmarys, parent["doctor"], str(parent["first"].pk))
+    connection.set_tenant(stmarys.hospital)
+
+    before = web.get(f"/portal/prescriptions/{prescription_id}/pdf/", {"status": "1"}, HTTP_X_BACKGROUND="1")
+    prescription_render(prescription_id)
+    after = web.get(f"/portal/prescriptions/{prescription_id}/pdf/", {"status": "1"}, HTTP_X_BACKGROUND="1")
+    Prescription.objects.get(pk=prescription_id).pdf_file.delete(save=False)  # made, but its file is gone
+    missing = web.get(f"/portal/prescriptions/{prescription_id}/pdf/")
+
+    assert before.json() == {"ready": False}
+    assert after.json() == {"ready": True}
+    assert missing.status_code == 503  # not a page that waits for ever
+    assert "could not be made just now" in missing.content.decode()
