@@ -15,6 +15,8 @@ ADMINISTRATION = _("Administration")
 NAVIGATION = [
     (_("Home"), "home", {Role.HOSPITAL_ADMIN, Role.DOCTOR, Role.RECEPTIONIST}, None),
     (_("My day"), "scheduling:my_day", {Role.DOCTOR}, None),
+    (_("My queue"), "scheduling:queue_mine", {Role.DOCTOR}, None),
+    (_("Queue"), "scheduling:queue", {Role.HOSPITAL_ADMIN, Role.RECEPTIONIST}, None),
     (_("Schedule"), "scheduling:schedule", {Role.HOSPITAL_ADMIN, Role.DOCTOR, Role.RECEPTIONIST}, None),
     (_("Patients"), "clinical:patient_search", {Role.HOSPITAL_ADMIN, Role.DOCTOR, Role.RECEPTIONIST}, None),
     (_("Follow-ups"), "clinical:follow_ups", {Role.HOSPITAL_ADMIN, Role.RECEPTIONIST}, None),

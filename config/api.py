@@ -22,6 +22,7 @@ from core.errors import DomainError
 from portal.api import portal as portal_router
 from scheduling.api import appointments as appointments_router
 from scheduling.api import doctors as doctors_router
+from scheduling.api import queue_router
 from tenants.api import router as hospitals_router
 from tenants.permissions import PlatformOperatorAuth
 
@@ -120,6 +121,7 @@ branch_api.add_router("/follow-ups/", follow_ups_router)
 branch_api.add_router("/prescriptions/", prescriptions_router)
 branch_api.add_router("/doctors/", doctors_router)
 branch_api.add_router("/appointments/", appointments_router)
+branch_api.add_router("/queue/", queue_router)
 branch_api.add_router("/portal/", portal_router)
 
 platform_api = NinjaAPI(

@@ -7,7 +7,8 @@ import uuid
 
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
-from ninja import Query, Router
+from ninja import Query, Router, Schema
+from pydantic import Field
 
 from accounts.addresses import client_address
 from accounts.models import Role, User
@@ -32,6 +33,7 @@ from portal.schemas import (
     PortalPatientPage,
     PortalPatientPatch,
     PortalPrescriptionList,
+    PortalQueueOut,
     PortalTimeline,
 )
 from portal.selectors import (
@@ -48,6 +50,7 @@ from scheduling.api import IDEMPOTENCY_HEADER
 from scheduling.idempotency import idempotent
 from scheduling.models import Appointment
 from scheduling.reminders import appointment_ics
+from scheduling.selectors import queue_places
 
 portal = Router(tags=["portal"], auth=BranchTokenAuth())
 # What the portal's changes may answer besides their success: the account's hourly brake too.
@@ -328,3 +331,31 @@ def portal_access_log_list(request, query: Query[PortalPatientPage]):
             "break_glass": event.break_glass,
         },
     )
+
+
+class PortalPatientQuery(Schema):
+    patient: uuid.UUID = Field(description="One of the records in /api/portal/me/.")
+
+
+@portal.get(
+    "/queue/",
+    response={200: PortalQueueOut, **ERRORS},
+    operation_id="portal_queue",
+    summary="A linked patient's place in today's queues, with an estimated wait",
+)
+def portal_queue(request, query: Query[PortalPatientQuery]):
+    patient = _linked(_patient_account(request), query.patient)
+    places = queue_places(patient_ids=[patient.pk], day=branch_today())
+    return {
+        "places": [
+            {
+                "token": place.entry.token,
+                "doctor": person_shape(place.entry.doctor),
+                "state": place.entry.state,
+                "ahead": place.ahead,
+                "wait_minutes": place.wait_minutes,
+                "arrived_at": place.entry.arrived_at,
+            }
+            for place in places
+        ]
+    }

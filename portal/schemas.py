@@ -175,3 +175,16 @@ class PortalAccessLog(Schema):
     count: int
     page: int
     page_size: int
+
+
+class PortalQueuePlace(Schema):
+    token: str = Field(description="As on the slip and the waiting-room board.")
+    doctor: DoctorBrief
+    state: str = Field(description="waiting, called, with_doctor, done, left or skipped.")
+    ahead: int | None = Field(description="Patients before them; null once called or done.")
+    wait_minutes: int | None = Field(description="An estimate from today's pace; null once called or done.")
+    arrived_at: dt.datetime
+
+
+class PortalQueueOut(Schema):
+    places: list[PortalQueuePlace] = Field(description="Today's visits of the record in a queue.")

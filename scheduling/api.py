@@ -5,29 +5,37 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from ninja import Query, Router, Schema
+from django.utils import timezone
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from accounts.addresses import client_address
+from accounts.models import Role, User
 from accounts.permissions import BranchTokenAuth
 from clinical import selectors as clinical_selectors
 from clinical.api import page_answer, person_shape
 from clinical.models import AuditEvent
 from clinical.permissions import VIEW_ROLES, role_check
 from core.api import ERRORS
-from core.branch import branch_day_start, branch_zone
+from core.branch import branch_current, branch_day_start, branch_today, branch_zone
 from core.errors import DomainError
-from scheduling import selectors, services
+from scheduling import queue, selectors, services
 from scheduling.idempotency import idempotent
-from scheduling.models import Appointment
+from scheduling.models import Appointment, QueueEntry
 from scheduling.schemas import (
     AppointmentIn,
     AppointmentList,
     AppointmentOut,
+    BoardOut,
+    CalledOut,
     CancelIn,
+    CheckInIn,
     DoctorOut,
+    QueueEntryOut,
+    QueueOut,
     RescheduleIn,
     SlotsOut,
+    WalkInIn,
 )
 
 BOOKING_ROLES = services.STAFF_ROLES  # patients book through the portal, doctors never
@@ -39,6 +47,13 @@ IDEMPOTENCY_HEADER = {
     "description": "Makes a retry safe: the same key and body answer the first booking again.",
     "schema": {"type": "string", "minLength": 1, "maxLength": 200},
 }
+
+
+def queue_token(appointment: Appointment) -> str | None:
+    try:
+        return appointment.queue_entry.token
+    except QueueEntry.DoesNotExist:
+        return None
 
 
 def _appointment_shape(appointment: Appointment) -> dict:
@@ -64,6 +79,7 @@ def _appointment_shape(appointment: Appointment) -> dict:
         "cancel_reason": appointment.cancel_reason,
         "overbooked": appointment.overbooked,
         "override_reason": appointment.override_reason,
+        "token": queue_token(appointment),
     }
 
 
@@ -285,10 +301,12 @@ def _life_route(path: str, operation: str, summary: str, roles: frozenset, actio
 _life_route(
     "check-in",
     "check_in",
-    "The patient has arrived (on the day of the visit)",
+    "The patient has arrived (on the day of the visit): checked in, with a queue token",
     BOOKING_ROLES,
     AuditEvent.Action.CHECK_IN,
-    services.appointment_check_in,
+    lambda *, appointment, actor, address: (
+        queue.queue_check_in(appointment=appointment, actor=actor, address=address).appointment
+    ),
 )
 _life_route(
     "complete",
@@ -306,3 +324,166 @@ _life_route(
     AuditEvent.Action.NO_SHOW,
     services.appointment_no_show,
 )
+
+
+# --- the queue ---------------------------------------------------------------------------------
+
+queue_router = Router(tags=["queue"], auth=BranchTokenAuth())
+QUEUE_VIEW_ROLES = queue.STEER_ROLES
+
+
+def entry_shape(entry: QueueEntry, *, now: dt.datetime | None = None) -> dict:
+    now = now or timezone.now()
+    waited_until = entry.called_at or (entry.finished_at if entry.state == QueueEntry.State.LEFT else None) or now
+    waited = max(0, int((waited_until - entry.arrived_at).total_seconds() // 60))
+    return {
+        "id": entry.pk,
+        "token": entry.token,
+        "kind": entry.kind,
+        "state": entry.state,
+        "patient": {"id": entry.patient.pk, "mrn": entry.patient.mrn, "full_name": entry.patient.display_name},
+        "doctor": person_shape(entry.doctor),
+        "appointment_id": entry.appointment_id,
+        "session_start": entry.session_start,
+        "arrived_at": entry.arrived_at,
+        "called_at": entry.called_at,
+        "calls": entry.calls,
+        "started_at": entry.started_at,
+        "finished_at": entry.finished_at,
+        "waited_minutes": waited,
+        "long_wait": entry.state == QueueEntry.State.WAITING and waited >= branch_current().queue_wait_alert_minutes,
+    }
+
+
+def _doctor_or_404(doctor_id: int) -> User:
+    doctor = clinical_selectors.doctor_active(doctor_id)
+    if doctor is None:
+        raise DomainError.not_found("No such doctor.")
+    return doctor
+
+
+class QueueQuery(Schema):
+    doctor: int
+    date: dt.date | None = Field(None, description="The branch's today when left out.")
+
+
+@queue_router.get(
+    "/", response={200: QueueOut, **ERRORS}, operation_id="queue_get", summary="A doctor's queue of a day"
+)
+def queue_get(request, query: Query[QueueQuery]):
+    role_check(user=request.user, roles=QUEUE_VIEW_ROLES, action="queue")
+    doctor = _doctor_or_404(query.doctor)
+    if request.user.role == Role.DOCTOR and doctor.pk != request.user.pk:
+        raise DomainError.forbidden("A doctor sees their own queue.")
+    now = timezone.now()
+    view = selectors.queue_of(doctor=doctor, day=query.date or branch_today(), now=now)
+    return {
+        "doctor": person_shape(doctor),
+        "date": query.date or branch_today(),
+        "current": [entry_shape(e, now=now) for e in view.current],
+        "waiting": [entry_shape(e, now=now) for e in view.waiting],
+        "skipped": [entry_shape(e, now=now) for e in view.skipped],
+        "finished": [entry_shape(e, now=now) for e in view.finished],
+        "minutes_each": round(view.minutes_each, 1),
+    }
+
+
+@queue_router.post(
+    "/check-ins/",
+    response={201: QueueEntryOut, **ERRORS},
+    operation_id="queue_check_in",
+    summary="A booked patient has arrived: checked in with a token",
+)
+def queue_check_in_route(request, payload: CheckInIn):
+    address = client_address(request)
+    role_check(user=request.user, roles=BOOKING_ROLES, action=AuditEvent.Action.CHECK_IN, address=address)
+    appointment = _appointment_or_404(request, payload.appointment_id)
+    entry = queue.queue_check_in(appointment=appointment, actor=request.user, address=address)
+    return Status(201, entry_shape(entry))
+
+
+@queue_router.post(
+    "/walk-ins/",
+    response={201: QueueEntryOut, **ERRORS},
+    operation_id="queue_walk_in",
+    summary="A patient without a booking joins a doctor's queue now",
+    openapi_extra={"parameters": [IDEMPOTENCY_HEADER]},
+)
+def queue_walk_in_route(request, payload: WalkInIn):
+    """A patient already booked at this time is 409: check them in instead. Send an
+    `Idempotency-Key` header to make a retry safe (one token, not two)."""
+    address = client_address(request)
+    role_check(user=request.user, roles=BOOKING_ROLES, action=AuditEvent.Action.BOOK, address=address)
+
+    def add() -> dict:
+        patient = clinical_selectors.patient_get(payload.patient_id)
+        if patient is None:
+            raise DomainError.not_found("No such patient.")
+        doctor = clinical_selectors.doctor_active(payload.doctor_id)
+        if doctor is None:
+            raise DomainError.invalid("doctor_id", "Not an active doctor of this branch.")
+        treatment = clinical_selectors.treatments_for(request.user).filter(pk=payload.treatment_id, active=True).first()
+        if treatment is None:
+            raise DomainError.invalid("treatment_id", "No such treatment.")
+        entry = queue.queue_walk_in(
+            patient=patient, doctor=doctor, treatment=treatment, actor=request.user, address=address
+        )
+        return entry_shape(entry)
+
+    return idempotent(request, payload, add, status=201, schema=QueueEntryOut)
+
+
+@queue_router.post(
+    "/doctors/{int:doctor_id}/call-next/",
+    response={200: CalledOut, **ERRORS},
+    operation_id="queue_call_next",
+    summary="Finish the patient with the doctor and call the next one, in the branch's order",
+)
+def queue_call_next_route(request, doctor_id: int):
+    role_check(user=request.user, roles=queue.CALL_ROLES, action="queue")
+    called = queue.queue_call_next(doctor=_doctor_or_404(doctor_id), actor=request.user)
+    return {
+        "called": entry_shape(called.entry) if called.entry else None,
+        "finished": [entry_shape(e) for e in called.finished],
+    }
+
+
+def _entry_or_404(request, entry_id: uuid.UUID) -> QueueEntry:
+    entry = selectors.queue_entry_for(user=request.user, entry_id=entry_id)
+    if entry is None:
+        raise DomainError.not_found("No such queue entry.")
+    return entry
+
+
+def _queue_step(path: str, operation: str, summary: str, change):
+    @queue_router.post(
+        f"/{{uuid:entry_id}}/{path}/",
+        response={200: QueueEntryOut, **ERRORS},
+        operation_id=f"queue_{operation}",
+        summary=summary,
+    )
+    def route(request, entry_id: uuid.UUID):
+        role_check(user=request.user, roles=queue.STEER_ROLES, action="queue")
+        changed = change(entry=_entry_or_404(request, entry_id), actor=request.user)
+        return entry_shape(changed)
+
+    route.__name__ = f"queue_{operation}_route"
+    return route
+
+
+_queue_step("skip", "skip", "Called but not at the door: set aside until recalled", queue.queue_skip)
+_queue_step("recall", "recall", "Call a skipped (or called) patient again", queue.queue_recall)
+_queue_step("start", "start", "The called patient is with the doctor", queue.queue_start)
+_queue_step("done", "done", "The doctor has seen the patient", queue.queue_done)
+_queue_step("left", "left", "The patient left without being seen; their place is freed", queue.queue_left)
+
+
+@queue_router.get(
+    "/board/",
+    response={200: BoardOut, **ERRORS},
+    operation_id="queue_board",
+    summary="The waiting-room board: tokens called and next, per doctor (never a name)",
+)
+def queue_board_route(request):
+    role_check(user=request.user, roles=QUEUE_VIEW_ROLES, action="queue")
+    return {"date": branch_today(), "doctors": selectors.queue_board(day=branch_today())}

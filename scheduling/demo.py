@@ -1,5 +1,6 @@
-"""Demo doctors' profiles, working hours, two weeks of past visits, this morning's and a few ahead,
-and a leave over one of them: all through the services."""
+"""Demo doctors' profiles, working hours, two weeks of past visits, this morning's queue (booked
+patients checked in with tokens, walk-ins) and a few visits ahead, and a leave over one of them:
+all through the services."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from django.db import transaction
 from accounts.models import Role, User
 from clinical.models import Patient, Treatment
 from core.branch import branch_today, branch_zone
+from core.errors import DomainError
 from scheduling.models import Appointment, DoctorProfile, WorkingHours
+from scheduling.queue import queue_call_next, queue_check_in, queue_start, queue_walk_in
 from scheduling.services import (
     Override,
     appointment_book,
-    appointment_check_in,
-    appointment_complete,
     appointment_no_show,
     doctor_slots,
     leave_add,
@@ -99,6 +100,18 @@ def _past_and_today(*, doctor: User, desk: User, treatment: Treatment, patients:
         )
         for index, patient in enumerate(patients[4:7])
     ]
+    # The queue: all three checked in (with tokens), the first seen, the second with the doctor,
+    # the third waiting; and two walk-ins, when the doctor still has a session today.
+    for visit in morning:
+        queue_check_in(appointment=visit, actor=desk)
     if len(morning) >= 2:
-        appointment_complete(appointment=appointment_check_in(appointment=morning[0], actor=desk), actor=doctor)
-        appointment_check_in(appointment=morning[1], actor=desk)
+        queue_call_next(doctor=doctor, actor=doctor)
+        second = queue_call_next(doctor=doctor, actor=doctor).entry
+        if second is not None:
+            queue_start(entry=second, actor=doctor)
+    for patient in patients[:2]:
+        try:
+            with transaction.atomic():
+                queue_walk_in(patient=patient, doctor=doctor, treatment=treatment, actor=desk)
+        except DomainError:  # outside the doctor's hours today, or already booked now
+            continue

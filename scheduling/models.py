@@ -198,3 +198,89 @@ class ReminderSend(models.Model):
 
     def __str__(self) -> str:
         return f"reminder {self.offset_minutes} min before {self.appointment_id} by {self.channel}"
+
+
+class QueueEntry(models.Model):
+    """A visit of the day in a doctor's queue: a booked appointment once the patient is checked
+    in, or a walk-in at once (its appointment is made then). Its token is numbered per doctor,
+    session (a working interval of the day) and kind, so booked, walk-in and late patients can be
+    told apart by range or prefix; the database refuses two entries with one token."""
+
+    class Kind(models.TextChoices):
+        BOOKED = "booked", _("Booked")
+        WALK_IN = "walk_in", _("Walk-in")
+        LATE = "late", _("Late")
+
+    class State(models.TextChoices):
+        WAITING = "waiting", _("Waiting")
+        CALLED = "called", _("Called")
+        WITH_DOCTOR = "with_doctor", _("With the doctor")
+        DONE = "done", _("Seen")
+        LEFT = "left", _("Left without being seen")
+        SKIPPED = "skipped", _("Skipped")
+
+    # Still in the queue: what the desk and the board show, what "call next" looks at.
+    OPEN = (State.WAITING, State.CALLED, State.WITH_DOCTOR, State.SKIPPED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    appointment = models.OneToOneField(Appointment, on_delete=models.PROTECT, related_name="queue_entry")
+    # The appointment's, kept here for the queue's queries (a walk-in's doctor does not change).
+    doctor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=USER_KEPT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="queue_entries")
+    day = models.DateField()  # in the branch's time zone
+    session_start = models.TimeField()  # the working interval the token belongs to
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    number = models.PositiveIntegerField()
+    token = models.CharField(max_length=16)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.WAITING)
+    arrived_at = models.DateTimeField()
+    called_at = models.DateTimeField(null=True, blank=True)
+    calls = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)  # seen, or left without being seen
+
+    class Meta:
+        ordering = ["day", "session_start", "arrived_at"]
+        indexes = [models.Index(fields=["doctor", "day", "state"], name="scheduling_queue_doctor_day")]
+        constraints = [
+            models.UniqueConstraint(fields=["doctor", "day", "session_start", "token"], name="scheduling_queue_token"),
+        ]
+
+    def __str__(self) -> str:
+        return f"token {self.token} of {self.doctor_id} on {self.day}"
+
+
+class QueueCounter(models.Model):
+    """The last token number given per doctor, day, session and kind: taken by one UPDATE
+    (``INSERT … ON CONFLICT DO UPDATE … RETURNING``), so two desks at once never get one number."""
+
+    doctor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=USER_KEPT, related_name="+")
+    day = models.DateField()
+    session_start = models.TimeField()
+    kind = models.CharField(max_length=10, choices=QueueEntry.Kind.choices)
+    last = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["doctor", "day", "session_start", "kind"], name="scheduling_queue_counter_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"last {self.kind} token {self.last} of {self.doctor_id} on {self.day}"
+
+
+class QueueEvent(models.Model):
+    """Each change of an entry's state, timed, and who made it."""
+
+    entry = models.ForeignKey(QueueEntry, on_delete=models.CASCADE, related_name="events")
+    state = models.CharField(max_length=12, choices=QueueEntry.State.choices)
+    at = models.DateTimeField()
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=USER_KEPT, related_name="+")
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.state} at {self.at:%H:%M:%S}"

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from core.branch import branch_moment, branch_zone
-from scheduling.models import Appointment, Leave, WorkingHours
+from scheduling.models import Appointment, Leave, QueueEntry, WorkingHours
 
 
 def doctors_list(*, specialty: str = "", department: str = "") -> QuerySet[User]:
@@ -176,3 +176,111 @@ def appointments_per_day(*, user: User, first_day: dt.date, last_day: dt.date) -
 
 def leave_of(doctor: User, *, upcoming_from: dt.datetime) -> QuerySet[Leave]:
     return Leave.objects.filter(doctor=doctor, ends_at__gt=upcoming_from).order_by("starts_at")
+
+
+# --- the queue -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """A doctor's queue of a day as the desk and the doctor see it."""
+
+    doctor: User
+    current: list[QueueEntry]  # called or with the doctor
+    waiting: list[QueueEntry]  # in the order "call next" takes them
+    skipped: list[QueueEntry]
+    finished: list[QueueEntry]  # seen or gone, latest first
+    minutes_each: float  # what a visit takes here today, for estimates
+
+
+def queue_of(*, doctor: User, day: dt.date, now: dt.datetime | None = None) -> QueueView:
+    from scheduling.queue import queue_ordered
+
+    now = now or timezone.now()
+    entries = QueueEntry.objects.filter(doctor=doctor, day=day).select_related("patient", "appointment__treatment")
+    current = list(
+        entries.filter(state__in=(QueueEntry.State.CALLED, QueueEntry.State.WITH_DOCTOR)).order_by("called_at")
+    )
+    waiting = list(queue_ordered(entries.filter(state=QueueEntry.State.WAITING), now=now))
+    skipped = list(entries.filter(state=QueueEntry.State.SKIPPED).order_by("called_at"))
+    finished = list(entries.filter(state__in=(QueueEntry.State.DONE, QueueEntry.State.LEFT)).order_by("-finished_at"))
+    return QueueView(
+        doctor=doctor,
+        current=current,
+        waiting=waiting,
+        skipped=skipped,
+        finished=finished,
+        minutes_each=_minutes_each(finished, waiting),
+    )
+
+
+def _minutes_each(finished: list[QueueEntry], waiting: list[QueueEntry]) -> float:
+    """The mean of today's visits from call to seen, once there are three; before that, the
+    treatments' booked lengths."""
+    took = [
+        (entry.finished_at - entry.called_at).total_seconds() / 60
+        for entry in finished
+        if entry.state == QueueEntry.State.DONE and entry.called_at and entry.finished_at
+    ]
+    if len(took) >= 3:
+        return sum(took) / len(took)
+    lengths = [entry.appointment.treatment.duration_minutes for entry in waiting]
+    return sum(lengths) / len(lengths) if lengths else 15.0
+
+
+@dataclass(frozen=True)
+class QueuePlace:
+    entry: QueueEntry
+    ahead: int | None  # patients before them; None once they are called or done
+    wait_minutes: int | None
+
+
+def queue_places(*, patient_ids: list, day: dt.date, now: dt.datetime | None = None) -> list[QueuePlace]:
+    """Where these patients are in today's queues: their place and an estimated wait."""
+    now = now or timezone.now()
+    places = []
+    mine = (
+        QueueEntry.objects.filter(patient_id__in=patient_ids, day=day).select_related("doctor").order_by("arrived_at")
+    )
+    views: dict[int, QueueView] = {}
+    for entry in mine:
+        if entry.doctor_id not in views:
+            views[entry.doctor_id] = queue_of(doctor=entry.doctor, day=day, now=now)
+        view = views[entry.doctor_id]
+        ids = [waiting.pk for waiting in view.waiting]
+        if entry.state == QueueEntry.State.WAITING and entry.pk in ids:
+            ahead = ids.index(entry.pk) + len(view.current)
+            places.append(QueuePlace(entry=entry, ahead=ahead, wait_minutes=round(ahead * view.minutes_each)))
+        else:
+            places.append(QueuePlace(entry=entry, ahead=None, wait_minutes=None))
+    return places
+
+
+def queue_board(*, day: dt.date) -> list[dict]:
+    """The waiting-room board: per doctor (and room), the tokens called now and the next few
+    waiting. Tokens only: never a name."""
+    board = []
+    doctors = {
+        entry.doctor_id: entry.doctor
+        for entry in QueueEntry.objects.filter(day=day).select_related("doctor", "doctor__doctor_profile")
+    }
+    for doctor in sorted(doctors.values(), key=lambda d: d.full_name or d.username):
+        view = queue_of(doctor=doctor, day=day)
+        profile = getattr(doctor, "doctor_profile", None)
+        board.append(
+            {
+                "doctor": doctor.full_name or doctor.username,
+                "room": profile.room if profile else "",
+                "called": [entry.token for entry in view.current],
+                "next": [entry.token for entry in view.waiting[:5]],
+            }
+        )
+    return board
+
+
+def queue_entry_for(*, user: User, entry_id) -> QueueEntry | None:
+    """A queue entry the user may act on: a doctor's own patients', any for the desk and admins."""
+    entries = QueueEntry.objects.select_related("appointment", "doctor", "patient").filter(pk=entry_id)
+    if user.role == Role.DOCTOR:
+        entries = entries.filter(doctor=user)
+    return entries.first()

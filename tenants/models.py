@@ -38,6 +38,15 @@ def logo_size_check(file) -> None:
         raise ValidationError(_("A logo is at most 1 MB."))
 
 
+def default_queue_tokens() -> dict[str, dict]:
+    """Each kind of arrival numbered on its own, told apart by a prefix: B1, W1, L1."""
+    return {
+        "booked": {"prefix": "B", "start": 1},
+        "walk_in": {"prefix": "W", "start": 1},
+        "late": {"prefix": "L", "start": 1},
+    }
+
+
 def default_reminder_offsets() -> list[int]:
     """A day before and two hours before."""
     return [24 * 60, 2 * 60]
@@ -99,6 +108,30 @@ class Hospital(TenantMixin):
         default=24,
         validators=[MaxValueValidator(PORTAL_CANCEL_HOURS_MAX)],
         help_text=_("Patients may cancel a visit in the portal up to this many hours before it; 0: until it starts."),
+    )
+    # The front desk's queue (scheduling/queue.py): how tokens are numbered for each kind of
+    # arrival, the order "call next" follows, where a late arrival goes, and when a wait shows red.
+    queue_tokens = models.JSONField(_("queue tokens"), default=default_queue_tokens, blank=True)
+    queue_order = models.CharField(
+        _("queue order"),
+        max_length=16,
+        choices=[
+            ("booked_first", _("Booked patients at their time first, then walk-ins as they came")),
+            ("arrival", _("Strictly as they came")),
+        ],
+        default="booked_first",
+    )
+    queue_late_rule = models.CharField(
+        _("late arrivals"),
+        max_length=8,
+        choices=[("next", _("Next, after the patient being seen")), ("end", _("At the end of the queue"))],
+        default="end",
+    )
+    queue_late_minutes = models.PositiveSmallIntegerField(
+        _("late after (minutes)"), default=15, validators=[MaxValueValidator(240)]
+    )
+    queue_wait_alert_minutes = models.PositiveSmallIntegerField(
+        _("long wait (minutes)"), default=30, validators=[MinValueValidator(1), MaxValueValidator(600)]
     )
     portal_names_staff = models.BooleanField(
         _("patients see staff names"),

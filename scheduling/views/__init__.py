@@ -1,4 +1,4 @@
-from scheduling.views import admin, desk
+from scheduling.views import admin, desk, queue
 
 app_name = "scheduling"
-urlpatterns = [*desk.urlpatterns, *admin.urlpatterns]
+urlpatterns = [*desk.urlpatterns, *admin.urlpatterns, *queue.urlpatterns]

@@ -29,6 +29,7 @@ from core.errors import DomainError
 from core.params import uuid_param, whole_number_param
 from scheduling import selectors, services
 from scheduling.models import Appointment
+from scheduling.queue import queue_check_in
 
 desk_required = role_required(Role.HOSPITAL_ADMIN, Role.RECEPTIONIST)
 doctor_required = role_required(Role.DOCTOR)
@@ -118,8 +119,9 @@ def _change(request: HttpRequest, appointment: Appointment, action: str) -> Appo
     if action == "cancel":
         reason = request.POST.get("reason", "")[:300]
         return services.appointment_cancel(appointment=appointment, cancelled_by=actor, reason=reason, address=address)
+    if action == "check-in":
+        return queue_check_in(appointment=appointment, actor=actor, address=address).appointment
     change = {
-        "check-in": services.appointment_check_in,
         "no-show": services.appointment_no_show,
         "complete": services.appointment_complete,
     }[action]
@@ -136,7 +138,7 @@ ACTION_ROLES = {
 }
 DONE_MESSAGES = {
     "cancel": _("The appointment of %(name)s at %(time)s is cancelled; the slot is free again."),
-    "check-in": _("%(name)s is checked in."),
+    "check-in": _("%(name)s is checked in: token %(token)s."),
     "no-show": _("%(name)s is marked as not come."),
     "complete": _("The visit of %(name)s is completed."),
 }
@@ -159,7 +161,10 @@ def appointment_action(request: HttpRequest, appointment_id: uuid.UUID, action: 
         messages.error(request, exc.message)
         return redirect(back)
     when = changed.start.astimezone(branch_zone()).strftime("%H:%M")
-    messages.success(request, DONE_MESSAGES[action] % {"name": changed.patient.display_name, "time": when})
+    token = getattr(getattr(changed, "queue_entry", None), "token", "")
+    messages.success(
+        request, DONE_MESSAGES[action] % {"name": changed.patient.display_name, "time": when, "token": token}
+    )
     return redirect(back)
 
 

@@ -24,6 +24,7 @@ from scheduling.services import Override, appointment_book, appointment_check_in
 from tenants.models import Hospital
 from tests.clinical.conftest import register
 from tests.scheduling.conftest import at, next_weekday
+from tests.scheduling.test_queue_matrix import PAGES as QUEUE_PAGES
 
 pytestmark = pytest.mark.django_db
 
@@ -271,7 +272,8 @@ PAGES["complete"][2]["receptionist"] = 403
 def test_every_scheduling_page_is_in_the_matrix():
     scheduling = get_resolver("config.urls_branch").namespace_dict["scheduling"][1]
     names = {f"scheduling:{pattern.name}" for pattern in scheduling.url_patterns}
-    assert names == {name for name, _get, _post in PAGES.values() if name.startswith("scheduling:")}
+    listed = {name for name, _get, _post in [*PAGES.values(), *QUEUE_PAGES.values()]}
+    assert names == {name for name in listed if name.startswith("scheduling:")}
 
 
 def _leave(world: Clinic) -> Leave:
