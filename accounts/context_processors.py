@@ -27,6 +27,7 @@ NAVIGATION = [
     (_("Staff"), "accounts:staff_list", {Role.HOSPITAL_ADMIN}, ADMINISTRATION),
     (_("Security log"), "accounts:security_log", {Role.HOSPITAL_ADMIN}, ADMINISTRATION),
     (_("Reminders and printing"), "scheduling:branch_settings", {Role.HOSPITAL_ADMIN}, ADMINISTRATION),
+    (_("Queue rules"), "scheduling:queue_settings", {Role.HOSPITAL_ADMIN}, ADMINISTRATION),
 ]
 
 

@@ -34,7 +34,7 @@ def appointments_for(
     status: str = "",
 ) -> QuerySet[Appointment]:
     """Appointments as a role sees them: the desk and admins every one, a doctor their own."""
-    appointments = Appointment.objects.select_related("patient", "doctor", "treatment")
+    appointments = Appointment.objects.select_related("patient", "doctor", "treatment", "queue_entry")
     if user.role == Role.DOCTOR:
         appointments = appointments.filter(doctor=user)
     elif user.role not in (Role.HOSPITAL_ADMIN, Role.RECEPTIONIST):
@@ -109,7 +109,7 @@ def schedule_grid(*, doctor: User, first_day: dt.date, days: int, now: dt.dateti
     range_start = branch_moment(dates[0], dt.time.min, zone)
     range_end = branch_moment(dates[-1] + dt.timedelta(days=1), dt.time.min, zone)
     appointments = list(
-        Appointment.objects.select_related("patient", "treatment")
+        Appointment.objects.select_related("patient", "treatment", "queue_entry")
         .filter(doctor=doctor, start__lt=range_end, end__gt=range_start)
         .exclude(status=Appointment.Status.CANCELLED)
         .order_by("start")
@@ -142,7 +142,7 @@ def day_list(*, doctor: User, day: dt.date) -> list[Appointment]:
     """A doctor's visits of a day, in order, cancelled ones left out: "my day" and the printed list."""
     zone = branch_zone()
     return list(
-        Appointment.objects.select_related("patient", "treatment")
+        Appointment.objects.select_related("patient", "treatment", "queue_entry")
         .filter(
             doctor=doctor,
             start__gte=branch_moment(day, dt.time.min, zone),

@@ -339,6 +339,74 @@ def branch_messaging_update(
         "portal_cancel_hours": messaging.portal_cancel_hours,
         "portal_names_staff": messaging.portal_names_staff,
     }
+    return _settings_save(hospital=hospital, values=values, changed_by=changed_by, request=request)
+
+
+QUEUE_KINDS = ("booked", "walk_in", "late")
+_TOKEN_PREFIX = re.compile(r"^[A-Za-z0-9-]{0,3}$")
+# Two kinds numbered with one prefix keep apart if their first numbers are this far apart.
+QUEUE_RANGE_GAP = 100
+
+
+@dataclass(frozen=True)
+class BranchQueue:
+    """What a branch's admins decide about the front desk's queue."""
+
+    tokens: dict[str, tuple[str, int]]  # kind → (prefix, first number)
+    order: str
+    late_rule: str
+    late_minutes: int
+    wait_alert_minutes: int
+
+
+def branch_queue_update(
+    *, hospital: Hospital, rules: BranchQueue, changed_by: User, request: HttpRequest | None = None
+) -> Hospital:
+    """Save how the branch numbers its queue tokens and orders its queue; a security event names
+    what changed. Nothing is saved if any value is refused (422 on its field)."""
+    errors = []
+    for kind in QUEUE_KINDS:
+        prefix, start = rules.tokens.get(kind, ("", -1))
+        if not _TOKEN_PREFIX.match(prefix):
+            errors.append((f"token_prefix_{kind}", _("Up to 3 letters, digits or dashes.")))
+        if not 0 <= start <= 9999:
+            errors.append((f"token_start_{kind}", _("A number from 0 to 9999.")))
+    for first, second in ((0, 1), (0, 2), (1, 2)):
+        (p1, s1), (p2, s2) = (
+            rules.tokens.get(QUEUE_KINDS[first], ("", 0)),
+            rules.tokens.get(QUEUE_KINDS[second], ("", 0)),
+        )
+        if p1.upper() == p2.upper() and abs(s1 - s2) < QUEUE_RANGE_GAP and not errors:
+            errors.append(
+                (
+                    f"token_start_{QUEUE_KINDS[second]}",
+                    _("With the same prefix, start %(gap)d apart, or give each kind its own prefix.")
+                    % {"gap": QUEUE_RANGE_GAP},
+                )
+            )
+    if rules.order not in dict(Hospital._meta.get_field("queue_order").choices):  # type: ignore[arg-type]
+        errors.append(("queue_order", _("Choose one of the orders.")))
+    if rules.late_rule not in dict(Hospital._meta.get_field("queue_late_rule").choices):  # type: ignore[arg-type]
+        errors.append(("queue_late_rule", _("Choose where late arrivals go.")))
+    if not 0 <= rules.late_minutes <= 240:
+        errors.append(("queue_late_minutes", _("From 0 to 240 minutes.")))
+    if not 1 <= rules.wait_alert_minutes <= 600:
+        errors.append(("queue_wait_alert_minutes", _("From 1 to 600 minutes.")))
+    if errors:
+        raise DomainError.invalid_fields(errors)
+    values = {
+        "queue_tokens": {
+            kind: {"prefix": rules.tokens[kind][0], "start": rules.tokens[kind][1]} for kind in QUEUE_KINDS
+        },
+        "queue_order": rules.order,
+        "queue_late_rule": rules.late_rule,
+        "queue_late_minutes": rules.late_minutes,
+        "queue_wait_alert_minutes": rules.wait_alert_minutes,
+    }
+    return _settings_save(hospital=hospital, values=values, changed_by=changed_by, request=request)
+
+
+def _settings_save(*, hospital: Hospital, values: dict, changed_by: User, request: HttpRequest | None) -> Hospital:
     with transaction.atomic():
         current = Hospital.objects.select_for_update().get(pk=hospital.pk)
         changed = {

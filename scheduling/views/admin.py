@@ -27,6 +27,7 @@ from core.errors import DomainError
 from scheduling import selectors, services
 from scheduling.models import Appointment, DoctorProfile, Leave, WorkingHours
 from tenants import services as tenants_services
+from tenants.models import Hospital
 
 WEEKDAYS = WorkingHours.Weekday.choices
 # "09:00-13:00, 14:00-17:30": a day's intervals as the admin types them.
@@ -372,6 +373,84 @@ def branch_settings(request: HttpRequest) -> HttpResponse:
     return render(request, "scheduling/admin/branch_settings.html", context, status=status)
 
 
+def _number(text: str) -> int | None:
+    text = (text or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 4 else None
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def queue_settings(request: HttpRequest) -> HttpResponse:
+    """How the branch numbers queue tokens and orders its queue: decided by its admins."""
+    branch = branch_current()
+    errors: dict[str, str] = {}
+    status = 200
+    sent = request.POST
+    kinds = tenants_services.QUEUE_KINDS
+    if request.method == "POST":
+        numbers = {
+            name: _number(sent.get(name, ""))
+            for name in [f"token_start_{kind}" for kind in kinds] + ["queue_late_minutes", "queue_wait_alert_minutes"]
+        }
+        try:
+            typed = [(name, _("A whole number.")) for name, value in numbers.items() if value is None]
+            if typed:
+                raise DomainError.invalid_fields(typed)
+            tenants_services.branch_queue_update(
+                hospital=branch,
+                rules=tenants_services.BranchQueue(
+                    tokens={
+                        kind: (sent.get(f"token_prefix_{kind}", "").strip(), numbers[f"token_start_{kind}"] or 0)
+                        for kind in kinds
+                    },
+                    order=sent.get("queue_order", ""),
+                    late_rule=sent.get("queue_late_rule", ""),
+                    late_minutes=numbers["queue_late_minutes"] or 0,
+                    wait_alert_minutes=numbers["queue_wait_alert_minutes"] or 0,
+                ),
+                changed_by=request.user,  # type: ignore[arg-type]
+                request=request,
+            )
+        except DomainError as exc:
+            errors = {field or "": message for field, message in exc.errors or [(exc.field, exc.message)]}
+            status = 422
+        else:
+            messages.success(request, _("The queue's rules are saved."))
+            return redirect("scheduling:queue_settings")
+    if request.method == "POST":
+        form = {name: sent.get(name, "") for name in sent if name != "csrfmiddlewaretoken"}
+    else:
+        form = {
+            "queue_order": branch.queue_order,
+            "queue_late_rule": branch.queue_late_rule,
+            "queue_late_minutes": str(branch.queue_late_minutes),
+            "queue_wait_alert_minutes": str(branch.queue_wait_alert_minutes),
+        }
+        for kind in kinds:
+            rule = (branch.queue_tokens or {}).get(kind, {})
+            form[f"token_prefix_{kind}"] = str(rule.get("prefix", ""))
+            form[f"token_start_{kind}"] = str(rule.get("start", 1))
+    labels = {"booked": _("Booked, on time"), "walk_in": _("Walk-in"), "late": _("Booked, late")}
+    context = {
+        "form": form,
+        "errors": errors,
+        "kinds": [
+            (
+                kind,
+                labels[kind],
+                form.get(f"token_prefix_{kind}", ""),
+                form.get(f"token_start_{kind}", ""),
+                errors.get(f"token_prefix_{kind}", ""),
+                errors.get(f"token_start_{kind}", ""),
+            )
+            for kind in kinds
+        ],
+        "orders": Hospital._meta.get_field("queue_order").choices,
+        "late_rules": Hospital._meta.get_field("queue_late_rule").choices,
+    }
+    return render(request, "scheduling/admin/queue_settings.html", context, status=status)
+
+
 urlpatterns = [
     path("doctors/", doctors, name="doctors"),
     path("doctors/<int:doctor_id>/", doctor_edit, name="doctor_edit"),
@@ -379,4 +458,5 @@ urlpatterns = [
     path("leave/<int:leave_id>/", leave_settle, name="leave_settle"),
     path("leave/<int:leave_id>/remove/", leave_remove, name="leave_remove"),
     path("settings/", branch_settings, name="branch_settings"),
+    path("settings/queue/", queue_settings, name="queue_settings"),
 ]

@@ -25,10 +25,10 @@ def _sign_in(page, url, slug: str, email: str, password: str = PASSWORD) -> None
     [
         (
             Role.HOSPITAL_ADMIN,
-            ["Home", "Schedule", "Patients", "Follow-ups", "Administration"],
+            ["Home", "Queue", "Schedule", "Patients", "Follow-ups", "Administration"],
         ),
-        (Role.DOCTOR, ["Home", "My day", "Schedule", "Patients"]),
-        (Role.RECEPTIONIST, ["Home", "Schedule", "Patients", "Follow-ups"]),
+        (Role.DOCTOR, ["Home", "My day", "My queue", "Schedule", "Patients"]),
+        (Role.RECEPTIONIST, ["Home", "Queue", "Schedule", "Patients", "Follow-ups"]),
     ],
 )
 def test_staff_sign_in_and_see_their_roles_navigation(page, url, role, links):
@@ -50,6 +50,7 @@ def test_staff_sign_in_and_see_their_roles_navigation(page, url, role, links):
             "Staff",
             "Security log",
             "Reminders and printing",
+            "Queue rules",
         ]
     screenshot(page, f"home-{role}")
 

@@ -352,3 +352,84 @@ def test_the_patient_sees_their_place_and_wait_and_the_board_shows_no_names(clin
     for patient in clinic["patients"][:3]:
         assert patient.full_name not in text
         assert patient.mrn not in text
+
+
+RULES = {
+    "token_prefix_booked": "",
+    "token_start_booked": "1",
+    "token_prefix_walk_in": "",
+    "token_start_walk_in": "101",
+    "token_prefix_late": "",
+    "token_start_late": "201",
+    "queue_order": "arrival",
+    "queue_late_rule": "next",
+    "queue_late_minutes": "10",
+    "queue_wait_alert_minutes": "20",
+}
+
+
+def _rules(branch) -> tuple:
+    hospital = Hospital.objects.get(pk=branch.hospital.pk)
+    return (
+        hospital.queue_tokens,
+        hospital.queue_order,
+        hospital.queue_late_rule,
+        hospital.queue_late_minutes,
+        hospital.queue_wait_alert_minutes,
+    )
+
+
+def test_an_admin_sets_the_queues_rules_and_the_next_token_follows_them(clinic, stmarys):
+    admin = stmarys.client(clinic["admin"])
+
+    saved = admin.post("/settings/queue/", RULES)
+    connection.set_tenant(Hospital.objects.get(pk=stmarys.hospital.pk))
+    walk_in = queue_walk_in(
+        patient=clinic["patients"][0], doctor=clinic["doctor"], treatment=clinic["treatment"], actor=clinic["desk"]
+    )
+
+    assert saved.status_code == 302
+    assert walk_in.token == "101"
+    assert _rules(stmarys)[1:] == ("arrival", "next", 10, 20)
+    assert "Branch settings changed" in admin.get("/security-log/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("token_prefix_walk_in", "TOOLONG"),
+        ("token_prefix_walk_in", "W W"),
+        ("token_start_walk_in", "abc"),
+        ("token_start_walk_in", "50"),  # the same (empty) prefix as booked, too near its numbers
+        ("token_start_late", "\u0662\u0660\u0661"),
+        ("queue_order", "loudest_first"),
+        ("queue_late_rule", "never"),
+        ("queue_late_minutes", "999"),
+        ("queue_wait_alert_minutes", "0"),
+    ],
+)
+def test_a_bad_queue_rule_is_422_on_its_field_and_changes_nothing(clinic, stmarys, field, value):
+    before = _rules(stmarys)
+
+    answer = stmarys.client(clinic["admin"]).post("/settings/queue/", {**RULES, field: value})
+
+    assert answer.status_code == 422
+    page = answer.content.decode()
+    assert page.split(f'id="{field}"')[0].rsplit("<", 1)[1].count("is-invalid") == 1
+    assert _rules(stmarys) == before
+
+
+def test_a_walk_in_shows_in_the_day_view_and_the_doctors_day_with_its_token(clinic, stmarys):
+    entry = queue_walk_in(
+        patient=clinic["patients"][0], doctor=clinic["doctor"], treatment=clinic["treatment"], actor=clinic["desk"]
+    )
+
+    day = stmarys.client(clinic["desk"]).get("/schedule/", {"doctor": clinic["doctor"].pk, "view": "day"})
+    my_day = stmarys.client(clinic["doctor"]).get("/my-day/")
+    home = stmarys.client(clinic["desk"]).get("/")
+
+    for page in (day, my_day):
+        text = page.content.decode()
+        assert clinic["patients"][0].full_name in text
+        assert f">{entry.token}<" in text
+    assert clinic["patients"][0].full_name in home.content.decode()

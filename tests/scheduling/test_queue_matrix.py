@@ -14,6 +14,7 @@ from clinical.models import Patient, Treatment
 from scheduling.models import QueueEntry
 from scheduling.queue import queue_walk_in
 from scheduling.views.queue import board_key
+from tenants.models import Hospital
 from tests.clinical.conftest import register
 from tests.scheduling.test_queue import _day_hours, _now_or_skip
 
@@ -52,8 +53,23 @@ PAGES = {
     "queue_walk_in": ("scheduling:queue_walk_in", row(DESK), row({"admin": 302, "receptionist": 302})),
     "queue_slip": ("scheduling:queue_slip", row(DESK), None),
     "queue_board_open": ("scheduling:queue_board_open", row({k: 302 for k in STAFF}), None),
+    "queue_settings": ("scheduling:queue_settings", row({"admin": 200}), row({"admin": 302})),
     # The waiting room's screen: nobody is signed in there.
     "queue_board": ("scheduling:queue_board", {caller: 200 for caller in CALLERS}, None),
+}
+
+
+QUEUE_RULES = {
+    "token_prefix_booked": "A",
+    "token_start_booked": "1",
+    "token_prefix_walk_in": "B",
+    "token_start_walk_in": "1",
+    "token_prefix_late": "C",
+    "token_start_late": "1",
+    "queue_order": "arrival",
+    "queue_late_rule": "next",
+    "queue_late_minutes": "10",
+    "queue_wait_alert_minutes": "20",
 }
 
 
@@ -111,11 +127,14 @@ class World:
             return reverse(name, args=[self.entry.pk]), {}
         if label == "queue_board":
             return reverse(name, args=[self.board_key]), {}
+        if label == "queue_settings":
+            return reverse(name), QUEUE_RULES
         return reverse(name), {}
 
-    def state(self) -> list:
+    def state(self) -> tuple:
         with schema_context(self.branch.schema):
-            return sorted(QueueEntry.objects.values_list("token", "state"))
+            rules = Hospital.objects.filter(pk=self.branch.hospital.pk).values_list("queue_order", flat=True).get()
+            return sorted(QueueEntry.objects.values_list("token", "state")), rules
 
 
 @pytest.fixture
