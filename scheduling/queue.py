@@ -23,7 +23,7 @@ from clinical.models import Patient, Treatment
 from core.branch import branch_current, branch_moment, branch_zone
 from core.db import current_schema
 from core.errors import DomainError
-from scheduling.models import Appointment, QueueEntry, QueueEvent, WorkingHours
+from scheduling.models import Appointment, Leave, QueueEntry, QueueEvent, WorkingHours
 from scheduling.services import (
     STAFF_ROLES,
     Override,
@@ -163,6 +163,8 @@ def queue_walk_in(
         raise DomainError.invalid("doctor_id", _("The doctor does not see patients today."), code="not_working")
     if now >= sessions[-1][1]:
         raise DomainError.invalid("doctor_id", _("The doctor's last session today has ended."), code="not_working")
+    if Leave.objects.filter(doctor=doctor, starts_at__lte=now, ends_at__gt=now).exists():
+        raise DomainError.invalid("doctor_id", _("The doctor is on leave now."), code="on_leave")
     with transaction.atomic():
         booked = appointment_book(
             patient=patient,

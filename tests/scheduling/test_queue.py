@@ -16,7 +16,7 @@ from django_tenants.utils import schema_context
 from accounts.models import Role, User
 from clinical.models import Patient, Treatment
 from portal.services import portal_link
-from scheduling.models import Appointment, QueueEntry, QueueEvent, WorkingHours
+from scheduling.models import Appointment, Leave, QueueEntry, QueueEvent, WorkingHours
 from scheduling.queue import queue_call_next, queue_check_in, queue_walk_in
 from tenants.models import Hospital
 from tests.clinical.conftest import register
@@ -313,8 +313,23 @@ def test_a_walk_in_is_refused_when_the_doctor_is_not_in_or_the_patient_is_booked
         },
     )
 
+    Leave.objects.create(
+        doctor=clinic["doctor"], starts_at=timezone.now() - MINUTE, ends_at=timezone.now() + 60 * MINUTE
+    )
+    on_leave = _post(
+        desk,
+        "/api/queue/walk-ins/",
+        {
+            "patient_id": str(clinic["patients"][1].pk),
+            "doctor_id": clinic["doctor"].pk,
+            "treatment_id": clinic["treatment"].pk,
+        },
+    )
+
     assert not_working.status_code == 422
     assert not_working.json()["detail"][0]["loc"] == ["body", "doctor_id"]
+    assert on_leave.status_code == 422
+    assert on_leave.json()["detail"][0]["type"] == "on_leave"
     assert booked_now.status_code == 409
     assert booked_now.json()["code"] == "patient_taken"
     assert not QueueEntry.objects.exists()
