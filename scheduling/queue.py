@@ -94,18 +94,22 @@ def _number_take(*, doctor: User, day: dt.date, session_start: dt.time, kind: st
     return number
 
 
-def _entry_make(*, appointment: Appointment, kind: str, actor: User, now: dt.datetime) -> QueueEntry:
+def _entry_make(
+    *, appointment: Appointment, doctor: User, patient: Patient, kind: str, actor: User, now: dt.datetime
+) -> QueueEntry:
+    """The entry and its token (``doctor`` and ``patient`` are the appointment's, passed as the
+    caller has them: the appointment a transition returns is re-read without them)."""
     zone = branch_zone()
     day = appointment.start.astimezone(zone).date() if kind != QueueEntry.Kind.WALK_IN else now.astimezone(zone).date()
     anchor = appointment.start if kind == QueueEntry.Kind.BOOKED else now
-    session_start = _session_start(appointment.doctor, day, anchor)
+    session_start = _session_start(doctor, day, anchor)
     prefix, start = _token_rule(kind)
     for _attempt in range(_TOKEN_ATTEMPTS):
-        number = _number_take(doctor=appointment.doctor, day=day, session_start=session_start, kind=kind, start=start)
+        number = _number_take(doctor=doctor, day=day, session_start=session_start, kind=kind, start=start)
         entry = QueueEntry(
             appointment=appointment,
-            doctor=appointment.doctor,
-            patient=appointment.patient,
+            doctor=doctor,
+            patient=patient,
             day=day,
             session_start=session_start,
             kind=kind,
@@ -140,7 +144,9 @@ def queue_check_in(
     with transaction.atomic():
         checked = appointment_check_in(appointment=appointment, actor=actor, address=address)
         kind = QueueEntry.Kind.LATE if now > checked.start + late_after else QueueEntry.Kind.BOOKED
-        return _entry_make(appointment=checked, kind=kind, actor=actor, now=now)
+        return _entry_make(
+            appointment=checked, doctor=appointment.doctor, patient=appointment.patient, kind=kind, actor=actor, now=now
+        )
 
 
 def queue_walk_in(
@@ -176,7 +182,9 @@ def queue_walk_in(
             address=address,
         )
         checked = appointment_check_in(appointment=booked, actor=actor, address=address)
-        return _entry_make(appointment=checked, kind=QueueEntry.Kind.WALK_IN, actor=actor, now=now)
+        return _entry_make(
+            appointment=checked, doctor=doctor, patient=patient, kind=QueueEntry.Kind.WALK_IN, actor=actor, now=now
+        )
 
 
 # --- the order and the doctor's calls -------------------------------------------------------------

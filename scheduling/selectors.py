@@ -197,7 +197,9 @@ def queue_of(*, doctor: User, day: dt.date, now: dt.datetime | None = None) -> Q
     from scheduling.queue import queue_ordered
 
     now = now or timezone.now()
-    entries = QueueEntry.objects.filter(doctor=doctor, day=day).select_related("patient", "appointment__treatment")
+    entries = QueueEntry.objects.filter(doctor=doctor, day=day).select_related(
+        "patient", "doctor", "appointment__treatment"
+    )
     current = list(
         entries.filter(state__in=(QueueEntry.State.CALLED, QueueEntry.State.WITH_DOCTOR)).order_by("called_at")
     )
