@@ -95,6 +95,15 @@ def test_up_runs_the_demo_and_keeps_its_data(tmp_path):
         )
         assert token.status_code == 200
         assert token.json()["role"] == "doctor"
+        # the demo's morning queue: the doctor's patients with tokens, one seen, one with the doctor
+        as_doctor = {"Host": f"stmarys.localhost:{first.port}", "Authorization": f"Bearer {token.json()['access']}"}
+        me = httpx.get(f"http://127.0.0.1:{first.port}/api/auth/me/", headers=as_doctor, timeout=10).json()
+        queue = httpx.get(
+            f"http://127.0.0.1:{first.port}/api/queue/", params={"doctor": me["id"]}, headers=as_doctor, timeout=10
+        ).json()
+        assert [entry["state"] for entry in queue["finished"]] == ["done"]
+        assert [entry["state"] for entry in queue["current"]] == ["with_doctor"]
+        assert queue["waiting"]
         # the demo's patient account: a parent with her own record and her daughter's
         patient = first.post(
             "stmarys.localhost", "/api/auth/token/", {"username": "patient@stmarys.demo", "password": "demo-pass-2026"}
