@@ -433,15 +433,28 @@ def queue_walk_in_route(request, payload: WalkInIn):
     return idempotent(request, payload, add, status=201, schema=QueueEntryOut)
 
 
+class CallNextQuery(Schema):
+    expected: str | None = Field(None, max_length=400, description="Entry ids shown as current; empty: nobody.")
+
+
 @queue_router.post(
     "/doctors/{int:doctor_id}/call-next/",
     response={200: CalledOut, **ERRORS},
     operation_id="queue_call_next",
     summary="Finish the patient with the doctor and call the next one, in the branch's order",
 )
-def queue_call_next_route(request, doctor_id: int):
+def queue_call_next_route(request, doctor_id: int, query: Query[CallNextQuery]):
+    """Send `expected` (the ids of the entries you show as current, comma-separated; empty for
+    nobody) to make the call safe from a second device or a retry: if the queue has moved since,
+    nothing is done and the answer is 409 `queue_changed`."""
     role_check(user=request.user, roles=queue.CALL_ROLES, action="queue")
-    called = queue.queue_call_next(doctor=_doctor_or_404(doctor_id), actor=request.user)
+    expected = None
+    if query.expected is not None:
+        try:
+            expected = {uuid.UUID(part) for part in query.expected.split(",") if part}
+        except ValueError as exc:
+            raise DomainError.invalid("query:expected", "Entry ids, comma-separated.") from exc
+    called = queue.queue_call_next(doctor=_doctor_or_404(doctor_id), actor=request.user, expected=expected)
     return {
         "called": entry_shape(called.entry) if called.entry else None,
         "finished": [entry_shape(e) for e in called.finished],

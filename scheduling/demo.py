@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Role, User
 from clinical.models import Patient, Treatment
@@ -102,8 +103,8 @@ def _past_and_today(*, doctor: User, desk: User, treatment: Treatment, patients:
     ]
     # The queue: all three checked in (with tokens), the first seen, the second with the doctor,
     # the third waiting; and two walk-ins, when the doctor still has a session today.
-    for visit in morning:
-        queue_check_in(appointment=visit, actor=desk)
+    for visit in morning:  # each arrived a few minutes before their time
+        queue_check_in(appointment=visit, actor=desk, now=min(visit.start - dt.timedelta(minutes=5), timezone.now()))
     if len(morning) >= 2:
         queue_call_next(doctor=doctor, actor=doctor)
         second = queue_call_next(doctor=doctor, actor=doctor).entry

@@ -11,6 +11,7 @@ late arrival goes next or to the end, when a patient counts as late, and when a 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
@@ -23,7 +24,7 @@ from clinical.models import Patient, Treatment
 from core.branch import branch_current, branch_moment, branch_zone
 from core.db import current_schema
 from core.errors import DomainError
-from scheduling.models import Appointment, Leave, QueueEntry, QueueEvent, WorkingHours
+from scheduling.models import Appointment, Leave, QueueCounter, QueueEntry, QueueEvent, WorkingHours
 from scheduling.services import (
     STAFF_ROLES,
     Override,
@@ -57,15 +58,25 @@ def doctor_sessions(doctor: User, day: dt.date) -> list[tuple[dt.datetime, dt.da
 
 def _session_start(doctor: User, day: dt.date, moment: dt.datetime) -> dt.time:
     """The session ``moment`` belongs to: the interval it falls in, else the next one, else the
-    last of the day; a day without hours is one session from midnight."""
+    last of the day; a day without hours is one session from midnight. Once a session of the day
+    has numbered tokens it stays: hours changed during the day do not start a second B1."""
     sessions = doctor_sessions(doctor, day)
     zone = branch_zone()
-    if not sessions:
-        return dt.time(0)
-    for begins, ends in sessions:
-        if moment < ends:
-            return begins.astimezone(zone).time()
-    return sessions[-1][0].astimezone(zone).time()
+    start = dt.time(0)
+    if sessions:
+        start = next(
+            (begins.astimezone(zone).time() for begins, ends in sessions if moment < ends),
+            sessions[-1][0].astimezone(zone).time(),
+        )
+    numbered = set(QueueCounter.objects.filter(doctor=doctor, day=day).values_list("session_start", flat=True))
+    # Sessions numbered today that no longer start an interval: their hours were changed since.
+    orphaned = numbered - {begins.astimezone(zone).time() for begins, _ends in sessions}
+    if orphaned and start not in numbered:
+        local = moment.astimezone(zone).time() if moment.astimezone(zone).date() == day else dt.time.max
+        earlier = [begun for begun in orphaned if begun <= max(local, start)]
+        if earlier:
+            return max(earlier)
+    return start
 
 
 def _token_rule(kind: str) -> tuple[str, int]:
@@ -101,7 +112,8 @@ def _entry_make(
     caller has them: the appointment a transition returns is re-read without them)."""
     zone = branch_zone()
     day = appointment.start.astimezone(zone).date() if kind != QueueEntry.Kind.WALK_IN else now.astimezone(zone).date()
-    anchor = appointment.start if kind == QueueEntry.Kind.BOOKED else now
+    # A booked patient, late or not, belongs to the session of the booking; a walk-in to now's.
+    anchor = now if kind == QueueEntry.Kind.WALK_IN else appointment.start
     session_start = _session_start(doctor, day, anchor)
     prefix, start = _token_rule(kind)
     for _attempt in range(_TOKEN_ATTEMPTS):
@@ -247,14 +259,27 @@ def _moved(entry: QueueEntry, state: str, *, actor: User, now: dt.datetime, **st
 
 
 def _seen(entry: QueueEntry, *, actor: User, now: dt.datetime) -> QueueEntry:
-    """The doctor has seen the patient: the entry is done and the visit completed."""
+    """The doctor has seen the patient: the visit completed, which closes the entry as seen
+    (scheduling.services.queue_entry_close)."""
     if entry.appointment.status == Appointment.Status.CHECKED_IN:
         appointment_complete(appointment=entry.appointment, actor=actor)
+        entry.refresh_from_db()
+        return entry
     return _moved(entry, QueueEntry.State.DONE, actor=actor, now=now, finished_at=now)
 
 
-def queue_call_next(*, doctor: User, actor: User, now: dt.datetime | None = None) -> Called:
-    """Finish the patient with the doctor (or called), and call the next waiting one."""
+def queue_call_next(
+    *,
+    doctor: User,
+    actor: User,
+    expected: set[uuid.UUID] | None = None,
+    now: dt.datetime | None = None,
+) -> Called:
+    """Finish the patient with the doctor (or called), and call the next waiting one.
+
+    ``expected`` is whom the caller saw as current (called or with the doctor; empty: nobody). If
+    the queue has moved since (a second device, a retry, a double click in two tabs), nothing is
+    done (409): a patient who never came in must not be marked seen by someone else's call."""
     now = now or timezone.now()
     _doctor_check(doctor=doctor, actor=actor, roles=CALL_ROLES)
     day = now.astimezone(branch_zone()).date()
@@ -265,11 +290,16 @@ def queue_call_next(*, doctor: User, actor: User, now: dt.datetime | None = None
             .select_related("appointment")
             .filter(doctor=doctor, day=day)
         )
-        finished = [
-            _seen(entry, actor=actor, now=now)
-            for entry in today.filter(state__in=(QueueEntry.State.CALLED, QueueEntry.State.WITH_DOCTOR))
-        ]
-        following = queue_ordered(today.filter(state=QueueEntry.State.WAITING), now=now).first()
+        current = list(today.filter(state__in=(QueueEntry.State.CALLED, QueueEntry.State.WITH_DOCTOR)))
+        if expected is not None and {entry.pk for entry in current} != expected:
+            raise DomainError.conflict(
+                _("The queue has changed since your page was shown: look again before calling."),
+                code="queue_changed",
+                extra={"current": [entry.token for entry in current]},
+            )
+        finished = [_seen(entry, actor=actor, now=now) for entry in current]
+        waiting = today.filter(state=QueueEntry.State.WAITING, appointment__status=Appointment.Status.CHECKED_IN)
+        following = queue_ordered(waiting, now=now).first()
         if following is None:
             return Called(entry=None, finished=finished)
         called = _moved(
@@ -369,8 +399,12 @@ def queue_left(
     reason (the doctor's slot is free again)."""
 
     def gone(locked: QueueEntry, at: dt.datetime) -> QueueEntry:
+        if locked.appointment.status not in Appointment.ACTIVE:  # cancelled elsewhere already
+            return _moved(locked, QueueEntry.State.LEFT, actor=actor, now=at, finished_at=at)
+        # Cancelling the visit closes its entry as gone (scheduling.services.queue_entry_close).
         appointment_cancel(appointment=locked.appointment, cancelled_by=actor, reason=LEFT_REASON, address=address)
-        return _moved(locked, QueueEntry.State.LEFT, actor=actor, now=at, finished_at=at)
+        locked.refresh_from_db()
+        return locked
 
     return _step(
         entry,

@@ -20,7 +20,7 @@ from clinical.models import AuditEvent, Patient, Treatment, TreatmentRecord
 from clinical.services import follow_up_done, patient_assign_doctor
 from core.branch import branch_moment, branch_today, branch_zone
 from core.errors import DomainError
-from scheduling.models import Appointment, DoctorProfile, Leave, WorkingHours
+from scheduling.models import Appointment, DoctorProfile, Leave, QueueEntry, QueueEvent, WorkingHours
 from scheduling.reminders import CONFIRM_TASK, patient_reachable
 from workers.outbox import outbox_enqueue
 
@@ -319,6 +319,7 @@ def appointment_cancel(
         locked.status = Appointment.Status.CANCELLED
         locked.cancelled_by, locked.cancelled_at, locked.cancel_reason = cancelled_by, timezone.now(), reason
         locked.save(update_fields=["status", "cancelled_by", "cancelled_at", "cancel_reason"])
+        queue_entry_close(locked, state=QueueEntry.State.LEFT, actor=cancelled_by)
         audit_record(
             actor=cancelled_by,
             action=AuditEvent.Action.CANCEL,
@@ -389,10 +390,25 @@ def appointment_check_in(*, appointment: Appointment, actor: User, address: str 
     )
 
 
+def queue_entry_close(appointment: Appointment, *, state: str, actor: User | None) -> None:
+    """A visit cancelled or completed leaves the day's queue with it (seen, or gone), whichever
+    screen changed it: the board and "call next" never show a visit that is over."""
+    now = timezone.now()
+    for entry in QueueEntry.objects.select_for_update().filter(appointment=appointment, state__in=QueueEntry.OPEN):
+        entry.state, entry.finished_at = state, now
+        entry.save(update_fields=["state", "finished_at"])
+        QueueEvent.objects.create(entry=entry, state=state, at=now, actor=actor)
+
+
 def appointment_complete(*, appointment: Appointment, actor: User, address: str | None = None) -> Appointment:
-    """The doctor has seen the patient. Only the visit's doctor, or an admin, says so."""
+    """The doctor has seen the patient. Only the visit's doctor, or an admin, says so; the visit
+    leaves the queue as seen."""
     if actor.role != Role.HOSPITAL_ADMIN and actor.pk != appointment.doctor_id:
         raise DomainError.forbidden(_("Only the doctor of this visit can complete it."))
+
+    def close(locked: Appointment) -> None:
+        queue_entry_close(locked, state=QueueEntry.State.DONE, actor=actor)
+
     return _transition(
         appointment=appointment,
         allowed_from=(Appointment.Status.CHECKED_IN,),
@@ -401,6 +417,7 @@ def appointment_complete(*, appointment: Appointment, actor: User, address: str 
         action=AuditEvent.Action.COMPLETE,
         address=address,
         refusal=_("Only a checked-in appointment can be completed."),
+        check=close,
         completed_at=timezone.now(),
     )
 

@@ -343,7 +343,8 @@ def branch_messaging_update(
 
 
 QUEUE_KINDS = ("booked", "walk_in", "late")
-_TOKEN_PREFIX = re.compile(r"^[A-Za-z0-9-]{0,3}$")
+# Up to three letters, digits or dashes, not ending in a digit: "1" and 12 would read as 112.
+_TOKEN_PREFIX = re.compile(r"^([A-Za-z0-9-]{0,2}[A-Za-z-])?$")
 # Two kinds numbered with one prefix keep apart if their first numbers are this far apart.
 QUEUE_RANGE_GAP = 100
 
@@ -368,7 +369,7 @@ def branch_queue_update(
     for kind in QUEUE_KINDS:
         prefix, start = rules.tokens.get(kind, ("", -1))
         if not _TOKEN_PREFIX.match(prefix):
-            errors.append((f"token_prefix_{kind}", _("Up to 3 letters, digits or dashes.")))
+            errors.append((f"token_prefix_{kind}", _("Up to 3 letters, digits or dashes, ending in a letter or dash.")))
         if not 0 <= start <= 9999:
             errors.append((f"token_start_{kind}", _("A number from 0 to 9999.")))
     for first, second in ((0, 1), (0, 2), (1, 2)):

@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -24,6 +25,7 @@ from clinical import selectors as clinical_selectors
 from core.branch import branch_current, branch_today
 from core.db import current_schema
 from core.errors import DomainError
+from core.params import whole_number_param
 from scheduling import queue, selectors
 from scheduling.models import QueueEntry
 
@@ -38,7 +40,15 @@ def _doctor_param(request: HttpRequest, doctors: list[User]) -> User | None:
     return next((d for d in doctors if str(d.pk) == wanted), doctors[0] if doctors else None)
 
 
-def _live_context(doctor: User) -> dict:
+def _expected(text: str) -> set[uuid.UUID] | None:
+    """The entries a page showed as current ("id,id"; empty: nobody), or None if unreadable."""
+    try:
+        return {uuid.UUID(part) for part in text.split(",") if part}
+    except ValueError:
+        return None
+
+
+def _live_context(doctor: User, *, back: str) -> dict:
     now = timezone.now()
     view = selectors.queue_of(doctor=doctor, day=branch_today(), now=now)
     alert = branch_current().queue_wait_alert_minutes
@@ -52,6 +62,9 @@ def _live_context(doctor: User) -> dict:
         "waiting": [(entry, waited(entry), waited(entry) >= alert) for entry in view.waiting],
         "alert_minutes": alert,
         "poll_seconds": POLL_SECONDS,
+        # Where the table's buttons come back to: the page that holds it, never the fragment.
+        "back": back,
+        "current_ids": ",".join(str(entry.pk) for entry in view.current),
     }
 
 
@@ -61,7 +74,8 @@ def desk(request: HttpRequest) -> HttpResponse:
     """The front desk's live queue of one doctor at a time."""
     doctors = list(selectors.doctors_list())
     doctor = _doctor_param(request, doctors)
-    context = {"doctors": doctors, **(_live_context(doctor) if doctor else {"doctor": None})}
+    back = f"{reverse('scheduling:queue')}?doctor={doctor.pk}" if doctor else ""
+    context = {"doctors": doctors, **(_live_context(doctor, back=back) if doctor else {"doctor": None})}
     return render(request, "scheduling/queue/desk.html", context)
 
 
@@ -70,42 +84,48 @@ def desk(request: HttpRequest) -> HttpResponse:
 def live(request: HttpRequest) -> HttpResponse:
     """The queue's table alone, polled by the desk's and the doctor's pages (X-Background)."""
     user: User = request.user  # type: ignore[assignment]
-    asked = request.GET.get("doctor", "")
-    doctor = clinical_selectors.doctor_active(int(asked)) if asked.isdigit() and len(asked) < 10 else None
+    asked = whole_number_param(request.GET.get("doctor"))
+    doctor = clinical_selectors.doctor_active(asked) if asked is not None else None
     if doctor is None:
         raise Http404(_("No such doctor."))
     if user.role == Role.DOCTOR and doctor.pk != user.pk:
         raise PermissionDenied(_("A doctor sees their own queue."))
-    return render(request, "scheduling/queue/_live.html", {**_live_context(doctor), "mine": user.pk == doctor.pk})
+    mine = user.pk == doctor.pk
+    back = reverse("scheduling:queue_mine") if mine else f"{reverse('scheduling:queue')}?doctor={doctor.pk}"
+    return render(request, "scheduling/queue/_live.html", {**_live_context(doctor, back=back), "mine": mine})
 
 
 @role_required(Role.DOCTOR)
 @require_GET
 def mine(request: HttpRequest) -> HttpResponse:
     """The doctor's own queue: "Call next" opens the patient's record."""
-    return render(request, "scheduling/queue/mine.html", {**_live_context(request.user), "mine": True})  # type: ignore[arg-type]
+    context = {**_live_context(request.user, back=reverse("scheduling:queue_mine")), "mine": True}  # type: ignore[arg-type]
+    return render(request, "scheduling/queue/mine.html", context)
 
 
 @role_required(Role.DOCTOR, Role.HOSPITAL_ADMIN)
 @require_POST
 def call_next(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
-    asked = request.POST.get("doctor", "")
+    asked = whole_number_param(request.POST.get("doctor"))
     if user.role == Role.DOCTOR:
         doctor: User | None = user
     else:
-        doctor = clinical_selectors.doctor_active(int(asked)) if asked.isdigit() and len(asked) < 10 else None
+        doctor = clinical_selectors.doctor_active(asked) if asked is not None else None
     if doctor is None:
         raise Http404(_("No such doctor."))
+    back = "scheduling:queue_mine" if user.role == Role.DOCTOR else "scheduling:queue"
+    expected = _expected(request.POST.get("current", "")) if "current" in request.POST else None
     try:
-        called = queue.queue_call_next(doctor=doctor, actor=user)
+        called = queue.queue_call_next(doctor=doctor, actor=user, expected=expected)
     except DomainError as exc:
         if exc.kind == "forbidden":
             raise PermissionDenied(exc.message) from exc
-        raise
+        messages.error(request, exc.message)
+        return redirect(back)
     if called.entry is None:
         messages.info(request, _("No one is waiting."))
-        return redirect("scheduling:queue_mine" if user.role == Role.DOCTOR else "scheduling:queue")
+        return redirect(back)
     messages.success(request, _("Token %(token)s is called.") % {"token": called.entry.token})
     if user.role == Role.DOCTOR:
         return redirect("clinical:record_new", patient_id=called.entry.patient_id)
@@ -140,7 +160,7 @@ def step(request: HttpRequest, entry_id: uuid.UUID, action: str) -> HttpResponse
             raise PermissionDenied(exc.message) from exc
         messages.error(request, exc.message)
     back = request.POST.get("next", "")
-    if back.startswith("/") and not back.startswith("//"):
+    if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}) and back.startswith("/"):
         return redirect(back)
     return redirect("scheduling:queue_mine" if user.role == Role.DOCTOR else "scheduling:queue")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -24,21 +25,26 @@ from tests.clinical.conftest import register
 MINUTE = dt.timedelta(minutes=1)
 
 
+BRANCH_ZONE = ZoneInfo("Europe/London")  # St Mary's, whatever zone the process has active
+
+
 def _now_or_skip() -> dt.datetime:
     """Visits are made around now, today: too near midnight the day would change under them."""
     now = timezone.now()
-    local = timezone.localtime(now)
-    if local.hour < 1 or local.hour >= 22:
+    local = now.astimezone(BRANCH_ZONE)
+    if local.hour < 2 or local.hour >= 22:
         pytest.skip("too near midnight for visits around now")
     return now
 
 
 def _day_hours(doctor: User) -> list[WorkingHours]:
-    """Two sessions today: the morning until noon, the rest of the day after."""
-    weekday = timezone.localdate().weekday()
+    """Two sessions today, split six hours away from now, so that visits around now share one."""
+    local = timezone.now().astimezone(BRANCH_ZONE)
+    split = dt.time(18) if local.hour < 12 else dt.time(6)
+    weekday = local.date().weekday()
     return [
-        WorkingHours.objects.create(doctor=doctor, weekday=weekday, starts=dt.time(0), ends=dt.time(12)),
-        WorkingHours.objects.create(doctor=doctor, weekday=weekday, starts=dt.time(12), ends=dt.time(23, 59, 59)),
+        WorkingHours.objects.create(doctor=doctor, weekday=weekday, starts=dt.time(0), ends=split),
+        WorkingHours.objects.create(doctor=doctor, weekday=weekday, starts=split, ends=dt.time(23, 59, 59)),
     ]
 
 
@@ -414,6 +420,7 @@ def test_an_admin_sets_the_queues_rules_and_the_next_token_follows_them(clinic, 
     [
         ("token_prefix_walk_in", "TOOLONG"),
         ("token_prefix_walk_in", "W W"),
+        ("token_prefix_walk_in", "1"),  # 1 and 12 would read as 112
         ("token_start_walk_in", "abc"),
         ("token_start_walk_in", "50"),  # the same (empty) prefix as booked, too near its numbers
         ("token_start_late", "\u0662\u0660\u0661"),
@@ -448,3 +455,105 @@ def test_a_walk_in_shows_in_the_day_view_and_the_doctors_day_with_its_token(clin
         assert clinic["patients"][0].full_name in text
         assert f">{entry.token}<" in text
     assert clinic["patients"][0].full_name in home.content.decode()
+
+
+def test_the_queues_buttons_come_back_to_the_page_not_its_refreshed_table(clinic, stmarys):
+    queue_walk_in(
+        patient=clinic["patients"][0], doctor=clinic["doctor"], treatment=clinic["treatment"], actor=clinic["desk"]
+    )
+
+    refreshed = stmarys.client(clinic["desk"]).get("/queue/live/", {"doctor": clinic["doctor"].pk}).content.decode()
+    doctors = stmarys.client(clinic["doctor"]).get("/queue/live/", {"doctor": clinic["doctor"].pk}).content.decode()
+    bad = stmarys.client(clinic["desk"]).get("/queue/live/", {"doctor": "\u00b2"})
+
+    assert f'name="next" value="/queue/?doctor={clinic["doctor"].pk}"' in refreshed
+    assert "/queue/live/" not in refreshed.split('name="next"')[1]
+    assert 'name="next" value="/queue/mine/"' in doctors
+    assert bad.status_code == 404
+
+
+def test_a_visit_cancelled_or_completed_elsewhere_leaves_the_queue(clinic, stmarys):
+    now = timezone.now()
+    desk, doctor = stmarys.api(clinic["desk"]), stmarys.api(clinic["doctor"])
+    cancelled = queue_check_in(appointment=_booked(clinic, 0, now - 2 * MINUTE), actor=clinic["desk"])
+    completed = queue_walk_in(
+        patient=clinic["patients"][1], doctor=clinic["doctor"], treatment=clinic["treatment"], actor=clinic["desk"]
+    )
+    waiting = queue_walk_in(
+        patient=clinic["patients"][2], doctor=clinic["doctor"], treatment=clinic["treatment"], actor=clinic["desk"]
+    )
+
+    assert _post(desk, f"/api/appointments/{cancelled.appointment_id}/cancel/", {"reason": "Phoned"}).status_code == 200
+    assert _post(doctor, f"/api/appointments/{completed.appointment_id}/complete/").status_code == 200
+    board = desk.get("/api/queue/board/").json()["doctors"][0]
+    called = _post(doctor, f"/api/queue/doctors/{clinic['doctor'].pk}/call-next/").json()
+
+    states = dict(QueueEntry.objects.values_list("token", "state"))
+    assert states[cancelled.token] == "left"
+    assert states[completed.token] == "done"
+    assert board["next"] == [waiting.token]
+    assert called["called"]["token"] == waiting.token
+
+
+def test_a_call_from_a_page_the_queue_has_moved_past_changes_nothing(clinic, stmarys):
+    first = queue_walk_in(
+        patient=clinic["patients"][0], doctor=clinic["doctor"], treatment=clinic["treatment"], actor=clinic["desk"]
+    )
+    second = queue_walk_in(
+        patient=clinic["patients"][1], doctor=clinic["doctor"], treatment=clinic["treatment"], actor=clinic["desk"]
+    )
+    doctor = stmarys.api(clinic["doctor"])
+    call = f"/api/queue/doctors/{clinic['doctor'].pk}/call-next/"
+
+    # two devices both showed nobody with the doctor; both press "call next"
+    one = doctor.post(call + "?expected=", content_type="application/json")
+    other = doctor.post(call + "?expected=", content_type="application/json")
+    # the doctor's own page, as a browser sends it twice from two tabs
+    page = stmarys.client(clinic["doctor"])
+    stale = page.post("/queue/call-next/", {"current": ""}, follow=True)
+
+    assert one.status_code == 200
+    assert one.json()["called"]["token"] == first.token
+    assert other.status_code == 409
+    assert other.json()["code"] == "queue_changed"
+    assert "has changed since your page was shown" in stale.content.decode()
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.state, second.state) == ("called", "waiting")  # the first was not marked seen
+    assert Appointment.objects.get(pk=first.appointment_id).status == "checked_in"
+
+
+def test_hours_changed_during_the_day_do_not_give_a_token_twice(clinic, stmarys):
+    now = timezone.now()
+    first = queue_check_in(appointment=_booked(clinic, 0, now + 5 * MINUTE), actor=clinic["desk"])
+    # the admin moves the start of today's session by five minutes
+    hours = WorkingHours.objects.filter(doctor=clinic["doctor"]).order_by("starts")
+    for interval in hours:
+        if interval.starts <= now.astimezone(BRANCH_ZONE).time() < interval.ends:
+            moved = dt.datetime.combine(now.astimezone(BRANCH_ZONE).date(), interval.starts) + 5 * MINUTE
+            interval.starts = moved.time()
+            interval.save()
+
+    second = queue_check_in(appointment=_booked(clinic, 1, now + 20 * MINUTE), actor=clinic["desk"])
+
+    assert (first.token, second.token) == ("B1", "B2")
+    assert second.session_start == first.session_start
+
+
+def test_a_late_arrival_keeps_the_session_of_their_booking(clinic, stmarys):
+    now = timezone.now()
+    local = now.astimezone(BRANCH_ZONE)
+    # the morning session ended ten minutes ago; the patient booked in it arrives now, late
+    WorkingHours.objects.filter(doctor=clinic["doctor"]).delete()
+    split = (local - 10 * MINUTE).time().replace(second=0, microsecond=0)
+    for starts, ends in ((dt.time(0), split), (split, dt.time(23, 59, 59))):
+        WorkingHours.objects.create(doctor=clinic["doctor"], weekday=local.weekday(), starts=starts, ends=ends)
+
+    late = queue_check_in(appointment=_booked(clinic, 0, now - 25 * MINUTE), actor=clinic["desk"])
+    walk_in = queue_walk_in(
+        patient=clinic["patients"][1], doctor=clinic["doctor"], treatment=clinic["treatment"], actor=clinic["desk"]
+    )
+
+    assert late.kind == "late"
+    assert late.session_start == dt.time(0)
+    assert walk_in.session_start == split
