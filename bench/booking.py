@@ -419,9 +419,11 @@ class Answer:
         return (self.finished - self.started) * 1000
 
 
-def _post(port: int, host: str, token: str, phase: str, body: dict | None, path: str = "/api/appointments/") -> Answer:
+def _post(
+    port: int, host: str, token: str, phase: str, body: dict | None, path: str = "/api/appointments/", **headers: str
+) -> Answer:
     """One request on a connection of its own (a POST with ``body``, else a GET), timed from
-    before the connection is opened."""
+    before the connection is opened; ``headers`` are sent too (an Idempotency-Key)."""
     started = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
@@ -434,6 +436,7 @@ def _post(port: int, host: str, token: str, phase: str, body: dict | None, path:
                 "Authorization": f"Bearer {token}",
                 "Content-Type": "application/json",
                 PHASE_HEADER: phase,
+                **headers,
             },
         )
         response = conn.getresponse()

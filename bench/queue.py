@@ -52,7 +52,6 @@ from __future__ import annotations
 import argparse
 import collections
 import datetime as dt
-import http.client
 import json
 import os
 import random
@@ -76,11 +75,11 @@ os.environ.setdefault("HOSPITAL_ENV", "local")
 
 from bench._figures import p50, p95  # noqa: E402 - after the path is set
 from bench.booking import (  # noqa: E402
-    PHASE_HEADER,
     Answer,
     CpuUse,
     _cpu_snapshot,
     _cpu_used,
+    _post,
     _server_ms,
     _web_server,
 )
@@ -254,28 +253,8 @@ class Sent:
 
 
 def _send(port: int, host: str, token: str, phase: str, path: str, body: dict | None, **headers: str) -> Answer:
-    """One request on a connection of its own (a POST with ``body``, else a GET), timed from
-    before the connection is opened."""
-    started = time.perf_counter()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        conn.request(
-            "POST" if body is not None else "GET",
-            path,
-            body=json.dumps(body) if body is not None else None,
-            headers={
-                "Host": host,
-                "Authorization": f"Bearer {token}",
-                "Content-Type": "application/json",
-                PHASE_HEADER: phase,
-                **headers,
-            },
-        )
-        response = conn.getresponse()
-        content = response.read()
-    finally:
-        conn.close()
-    return Answer(response.status, content, started, time.perf_counter())
+    """One request on a connection of its own, as bench/booking.py sends them."""
+    return _post(port, host, token, phase, body, path, **headers)
 
 
 def _parsed(answer: Answer) -> dict | None:
