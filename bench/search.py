@@ -34,7 +34,9 @@ if TYPE_CHECKING:
     from bench._db import Branch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# This folder comes first on the path of a script run from it, and bench/queue.py would then be
+# the standard library's ``queue`` for whatever imports it (psycopg, concurrent.futures).
+sys.path[:] = [str(ROOT), *(entry for entry in sys.path if Path(entry or ".").resolve() != ROOT / "bench")]
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("HOSPITAL_ENV", "local")
 

@@ -80,7 +80,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 # The project first: this file's own name would otherwise hide the ``workers`` package.
-sys.path.insert(0, str(ROOT))
+# This folder comes first on the path of a script run from it, and bench/queue.py would then be
+# the standard library's ``queue`` for whatever imports it (psycopg, concurrent.futures).
+sys.path[:] = [str(ROOT), *(entry for entry in sys.path if Path(entry or ".").resolve() != ROOT / "bench")]
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("HOSPITAL_ENV", "local")
 
