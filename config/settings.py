@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
+import phonenumbers
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -50,6 +51,13 @@ SECRET_KEY = env.require("SECRET_KEY") if PRODUCTION else (env.get("SECRET_KEY")
 # --- hosts --------------------------------------------------------------------------------------
 # Every branch is reached at <slug>.<BASE_DOMAIN>; the platform operators at BASE_DOMAIN itself.
 BASE_DOMAIN = env.get("BASE_DOMAIN", "localhost")
+# Data residency: a deployment limited to these countries (ISO 3166 codes) onboards no branch
+# elsewhere; empty, any country. A group with branches in several countries runs one deployment
+# per country (docs/deploy.md).
+ALLOWED_COUNTRIES = [code.upper() for code in env.listing("ALLOWED_COUNTRIES", [])]
+_unknown_countries = [code for code in ALLOWED_COUNTRIES if code not in phonenumbers.SUPPORTED_REGIONS]
+if _unknown_countries:
+    raise ImproperlyConfigured(f"ALLOWED_COUNTRIES names unknown country codes: {', '.join(_unknown_countries)}")
 PUBLIC_HOST = env.get("PUBLIC_HOST", BASE_DOMAIN)
 ALLOWED_HOSTS = env.listing("ALLOWED_HOSTS", [BASE_DOMAIN, f".{BASE_DOMAIN}"])
 SITE_SCHEME = env.get("SITE_SCHEME", "https" if PRODUCTION else "http")

@@ -77,6 +77,13 @@ def branch_settings_validate(*, country: str, time_zone: str, languages: list[st
     """What a branch's country, time zone and languages may be (at onboarding and on change)."""
     if country.upper() not in phonenumbers.SUPPORTED_REGIONS:
         raise DomainError.invalid("country", _("Unknown country code; use ISO 3166, such as GB or IN."))
+    if settings.ALLOWED_COUNTRIES and country.upper() not in settings.ALLOWED_COUNTRIES:
+        raise DomainError.invalid(
+            "country",
+            _("This deployment keeps its data in %(countries)s only: a branch elsewhere needs its own.")
+            % {"countries": ", ".join(settings.ALLOWED_COUNTRIES)},
+            code="country_not_allowed",
+        )
     if time_zone not in _time_zones():
         raise DomainError.invalid("time_zone", _("Unknown time zone; use a name such as Europe/London."))
     known_languages = dict(settings.LANGUAGES)

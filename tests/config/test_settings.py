@@ -164,3 +164,10 @@ def test_a_last_redis_database_asks_for_a_cache_url():
 
     with pytest.raises(ImproperlyConfigured, match="CACHE_URL"):
         _next_database("redis://r:6379/15")
+
+
+def test_an_unknown_country_in_allowed_countries_stops_the_start(db):
+    result = _manage(["check"], {"ALLOWED_COUNTRIES": "GB,XX"})
+
+    assert result.returncode != 0
+    assert "ALLOWED_COUNTRIES names unknown country codes: XX" in result.stderr

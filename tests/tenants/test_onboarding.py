@@ -462,3 +462,18 @@ def test_platform_admin_shows_bad_input_next_to_the_field(db):
     assert response.status_code == 200
     assert "That name is reserved" in response.content.decode()
     assert _platform_state() == before
+
+
+def test_a_deployment_limited_to_some_countries_onboards_no_branch_elsewhere(operator_api, settings):
+    settings.ALLOWED_COUNTRIES = ["GB", "IE"]
+    before = _platform_state()
+
+    elsewhere = operator_api.post(
+        "/api/platform/hospitals/", {**VALID, "slug": "mumbai", "country": "IN"}, content_type="application/json"
+    )
+
+    assert elsewhere.status_code == 422
+    [error] = elsewhere.json()["detail"]
+    assert (error["loc"][-1], error["type"]) == ("country", "country_not_allowed")
+    assert "GB, IE" in error["msg"]
+    assert _platform_state() == before
