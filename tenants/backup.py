@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import os
 import re
 import subprocess
 import tarfile
@@ -27,7 +26,7 @@ from django_tenants.utils import schema_context
 
 from core.db import tenant_connection
 from core.errors import DomainError
-from core.postgres import pg_binary
+from core.postgres import pg_command
 from tenants import services
 from tenants.models import Hospital
 
@@ -58,27 +57,6 @@ _KEPT_FIELDS = (
 )
 
 
-def _pg(tool: str, *arguments: str) -> tuple[list[str], dict[str, str]]:
-    db: dict[str, Any] = settings.DATABASES["default"]
-    env = {**os.environ, "PGPASSWORD": db.get("PASSWORD") or "", "PGCONNECT_TIMEOUT": "10"}
-    sslmode = (db.get("OPTIONS") or {}).get("sslmode")
-    if sslmode:
-        env["PGSSLMODE"] = sslmode
-    command = [
-        pg_binary(tool),
-        "--host",
-        db["HOST"] or "localhost",
-        "--port",
-        str(db["PORT"] or 5432),
-        "--username",
-        db["USER"],
-        *arguments,
-        "--dbname" if tool == "psql" else "",
-        db["NAME"],
-    ]
-    return [part for part in command if part], env
-
-
 def _stored_names(folder: str = "") -> list[str]:
     """Every file of the current branch's storage, walked from ``folder``."""
     directories, files = default_storage.listdir(folder)
@@ -94,7 +72,7 @@ def branch_export(*, slug: str, output: Path) -> Path:
         hospital = Hospital.objects.filter(slug=slug, ready=True).first()
     if hospital is None:
         raise DomainError.not_found(f"No ready branch {slug!r}.")
-    command, env = _pg("pg_dump", "--no-owner", "--no-privileges", "--schema", hospital.schema_name)
+    command, env = pg_command("pg_dump", "--no-owner", "--no-privileges", "--schema", hospital.schema_name)
     dump = subprocess.run(command, env=env, capture_output=True, check=True, timeout=3600).stdout  # noqa: S603
     meta = {
         "format": FORMAT,
@@ -178,7 +156,7 @@ def branch_restore(*, archive: Path, slug: str, name: str = "") -> Hospital:
             contact_email=kept.pop("contact_email"),
         )
         try:
-            command, env = _pg("psql", "--no-psqlrc", "--quiet", "--single-transaction", "-v", "ON_ERROR_STOP=1")
+            command, env = pg_command("psql", "--no-psqlrc", "--quiet", "--single-transaction", "-v", "ON_ERROR_STOP=1")
             subprocess.run(  # noqa: S603 - fixed arguments, no shell
                 command,
                 input=_renamed(dump, meta["schema"], hospital.schema_name).encode(),

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import re
 import subprocess
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
@@ -25,7 +23,7 @@ from django.db.migrations.loader import MigrationLoader
 from django_tenants.utils import schema_exists
 
 from core.db import advisory_lock_held, tenant_connection
-from core.postgres import pg_binary
+from core.postgres import pg_command
 
 logger = logging.getLogger(__name__)
 
@@ -105,27 +103,9 @@ _snapshot: TemplateSnapshot | None = None
 
 def _take_snapshot(migrations: frozenset[tuple[str, str]]) -> TemplateSnapshot:
     template = template_schema_name()
-    db: dict[str, Any] = settings.DATABASES["default"]
-    env = {**os.environ, "PGPASSWORD": db.get("PASSWORD") or "", "PGCONNECT_TIMEOUT": "10"}
-    sslmode = (db.get("OPTIONS") or {}).get("sslmode")
-    if sslmode:
-        env["PGSSLMODE"] = sslmode
+    command, env = pg_command("pg_dump", "--schema-only", "--no-owner", "--no-privileges", "--schema", template)
     dump = subprocess.run(  # noqa: S603 - fixed arguments, no shell
-        [
-            pg_binary("pg_dump"),
-            "--schema-only",
-            "--no-owner",
-            "--no-privileges",
-            "--schema",
-            template,
-            "--host",
-            db["HOST"] or "localhost",
-            "--port",
-            str(db["PORT"] or 5432),
-            "--username",
-            db["USER"],
-            db["NAME"],
-        ],
+        command,
         env=env,
         capture_output=True,
         text=True,
