@@ -9,16 +9,25 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.db import connection
+from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from accounts.models import Role, User
+from accounts.models import ApiToken, Role, User
+from accounts.tokens import token_digest
 from clinical import services as clinical_services
 from clinical.models import AuditEvent, Patient, PatientUserObjectPermission, Treatment
 from scheduling.models import Appointment
 from tenants.models import Hospital
 from tenants.services import branch_remove
-from tests.conftest import email_of
+from tests.conftest import PASSWORD, email_of
+
+
+def _tokens_forget(branch, access: str) -> None:
+    """The sign-in this test made at the original branch (its access and refresh tokens)."""
+    with schema_context(branch.schema):
+        family = ApiToken.objects.filter(key_hash=token_digest(access)).values_list("family", flat=True).first()
+        ApiToken.objects.filter(family=family).delete()
 
 
 def _counts(schema: str) -> tuple[int, int, int, int]:
@@ -91,6 +100,17 @@ def test_a_branch_exported_and_restored_under_another_name_has_the_same_rows_and
             assert copied.read() == b"%PDF-1.4 backup test"
         # the restored branch's sequences go on from where the original's were
         assert Patient.objects.order_by("-registered_at").first().pk == patient.pk
+    # its staff sign in at its own host with their passwords; the original's tokens are refused there
+    at_copy = Client(HTTP_HOST="stmarys-copy.localhost")
+    signed_in = at_copy.post(
+        "/api/auth/token/",
+        {"username": email_of(Role.DOCTOR, "stmarys"), "password": PASSWORD},
+        content_type="application/json",
+    )
+    assert signed_in.status_code == 200
+    original_token = stmarys.token(stmarys.user(Role.DOCTOR))
+    committed.cleanup(lambda: _tokens_forget(stmarys, original_token))
+    assert at_copy.get("/api/auth/me/", HTTP_AUTHORIZATION=f"Bearer {original_token}").status_code == 401
     # nothing else changed
     assert _counts(stmarys.schema) == before["stmarys"]
     assert _counts(riverside.schema) == before["riverside"]
