@@ -7,6 +7,7 @@ committed data (a real worker, a real browser) make it through ``committed`` and
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -15,8 +16,10 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
@@ -128,6 +131,18 @@ class Branch:
         if user is not None:
             headers["HTTP_AUTHORIZATION"] = f"Bearer {self.token(user)}"
         return Client(**headers)
+
+
+@pytest.fixture
+def ten_oclock():
+    """St Mary's today at 10:00 for the test's process, whatever the real time (time-machine,
+    ticking on): visits made "around now" and checked in "today" never cross midnight, so a test
+    of the day's queue runs alike at any hour. Another process (a browser's server) keeps the
+    real clock."""
+    zone = ZoneInfo(BRANCH_SPECS["stmarys"]["time_zone"])
+    at = dt.datetime.combine(dt.datetime.now(zone).date(), dt.time(10), tzinfo=zone)
+    with time_machine.travel(at, tick=True):
+        yield at
 
 
 @pytest.fixture(autouse=True)

@@ -28,17 +28,9 @@ MINUTE = dt.timedelta(minutes=1)
 BRANCH_ZONE = ZoneInfo("Europe/London")  # St Mary's, whatever zone the process has active
 
 
-def _now_or_skip() -> dt.datetime:
-    """Visits are made around now, today: too near midnight the day would change under them."""
-    now = timezone.now()
-    local = now.astimezone(BRANCH_ZONE)
-    if local.hour < 2 or local.hour >= 22:
-        pytest.skip("too near midnight for visits around now")
-    return now
-
-
 def _day_hours(doctor: User) -> list[WorkingHours]:
-    """Two sessions today, split six hours away from now, so that visits around now share one."""
+    """Two sessions today, split well away from now (the ``ten_oclock`` clock), so that visits
+    around now share one."""
     local = timezone.now().astimezone(BRANCH_ZONE)
     split = dt.time(18) if local.hour < 12 else dt.time(6)
     weekday = local.date().weekday()
@@ -54,8 +46,7 @@ def _settings(branch, **values) -> None:
 
 
 @pytest.fixture
-def clinic(stmarys):
-    _now_or_skip()
+def clinic(ten_oclock, stmarys):
     with schema_context(stmarys.schema):
         connection.set_tenant(stmarys.hospital)
         doctor = stmarys.user(Role.DOCTOR)

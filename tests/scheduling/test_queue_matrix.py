@@ -16,7 +16,7 @@ from scheduling.queue import queue_walk_in
 from scheduling.views.queue import board_key
 from tenants.models import Hospital
 from tests.clinical.conftest import register
-from tests.scheduling.test_queue import _day_hours, _now_or_skip
+from tests.scheduling.test_queue import _day_hours
 
 pytestmark = pytest.mark.django_db
 
@@ -138,8 +138,7 @@ class World:
 
 
 @pytest.fixture
-def world(stmarys, riverside):
-    _now_or_skip()
+def world(ten_oclock, stmarys, riverside):
     return World(stmarys, riverside)
 
 
