@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 from django.http import HttpResponse
@@ -15,10 +14,10 @@ from accounts.models import Role, User
 from accounts.permissions import BranchTokenAuth
 from clinical import selectors as clinical_selectors
 from clinical.api import page_answer, patient_shape, person_shape, prescription_brief, prescription_file_answer
-from clinical.models import AuditEvent, Patient, Prescription, TreatmentRecord
+from clinical.models import Patient, Prescription, TreatmentRecord
 from clinical.schemas import PdfPending
 from core.api import ERRORS, ErrorOut
-from core.branch import branch_current, branch_today, branch_zone
+from core.branch import branch_today, branch_zone
 from core.errors import DomainError
 from portal import services
 from portal.schemas import (
@@ -38,6 +37,7 @@ from portal.schemas import (
 )
 from portal.selectors import (
     account_links,
+    cancellable_until,
     linked_patient,
     portal_access_log,
     portal_appointment,
@@ -99,8 +99,7 @@ def _linked(account: User, patient_id) -> Patient:
 
 
 def _appointment_shape(visit: Appointment, zone) -> dict:
-    booked = visit.status == Appointment.Status.BOOKED
-    cut_off = visit.start - dt.timedelta(hours=branch_current().portal_cancel_hours)
+    cut_off = cancellable_until(visit)
     return {
         "id": visit.pk,
         "start": visit.start.astimezone(zone),
@@ -109,7 +108,7 @@ def _appointment_shape(visit: Appointment, zone) -> dict:
         "doctor": person_shape(visit.doctor),
         "treatment": {"id": visit.treatment_id, "name": visit.treatment.name},
         "status": visit.status,
-        "cancellable_until": cut_off.astimezone(zone) if booked else None,
+        "cancellable_until": cut_off.astimezone(zone) if cut_off else None,
     }
 
 
@@ -317,20 +316,8 @@ def portal_timeline_list(request, query: Query[PortalPatientPage]):
 def portal_access_log_list(request, query: Query[PortalPatientPage]):
     patient = _linked(_patient_account(request), query.patient)
     zone = branch_zone()
-    names = branch_current().portal_names_staff
-    labels = dict(AuditEvent.Action.choices)
     page = portal_access_log(patient, account=request.user, page=query.page, page_size=query.page_size)
-    return page_answer(
-        page,
-        lambda event: {
-            "at": event.at.astimezone(zone),
-            "role": event.actor_role,
-            "name": event.actor_name if names else None,
-            "action": event.action,
-            "what": str(labels.get(event.action, event.action)),
-            "break_glass": event.break_glass,
-        },
-    )
+    return page_answer(page, lambda entry: {**vars(entry), "at": entry.at.astimezone(zone)})
 
 
 class PortalPatientQuery(Schema):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ from django.utils import timezone
 from accounts.models import Role, User
 from clinical.models import AuditEvent, Patient, Prescription, TreatmentRecord
 from clinical.selectors import Page, paginate, records_with_prescriptions
+from core.branch import branch_current
 from portal.models import PatientLink, PortalInvite
 from scheduling.models import Appointment
 
@@ -112,17 +114,51 @@ def portal_timeline(patient: Patient, *, page: int, page_size: int) -> Page:
     return paginate(records, page=page, page_size=page_size)
 
 
+@dataclass(frozen=True)
+class AccessEntry:
+    """One line of a patient's access log, as the branch lets patients read it."""
+
+    at: dt.datetime
+    role: str  # a staff role, or "patient": another account linked to the record
+    name: str | None  # only where the branch shows staff names
+    action: str
+    what: str
+    break_glass: bool
+
+
 def portal_access_log(patient: Patient, *, account: User, page: int, page_size: int) -> Page:
     """Who did what with the patient's record, latest first: every allowed action by staff, and
     the changes other accounts linked to it made (a parent, a carer). A refused attempt opened
-    nothing; the reader's own actions and the system's are left out."""
+    nothing; the reader's own actions and the system's are left out. Names only where the
+    branch shows them."""
     events = (
         AuditEvent.objects.filter(patient_id=patient.pk, outcome=AuditEvent.Outcome.ALLOWED, actor_id__isnull=False)
         .filter(Q(actor_role__in=STAFF_ROLES) | Q(actor_role=Role.PATIENT))
         .exclude(actor_role=Role.PATIENT, actor_id=account.pk)
         .order_by("-id")
     )
-    return paginate(events, page=page, page_size=page_size)
+    found = paginate(events, page=page, page_size=page_size)
+    names = branch_current().portal_names_staff
+    labels = dict(AuditEvent.Action.choices)
+    found.items = [
+        AccessEntry(
+            at=event.at,
+            role=event.actor_role,
+            name=event.actor_name if names else None,
+            action=event.action,
+            what=str(labels.get(event.action, event.action)),
+            break_glass=event.break_glass,
+        )
+        for event in found.items
+    ]
+    return found
+
+
+def cancellable_until(visit: Appointment) -> dt.datetime | None:
+    """Until when the portal may cancel a visit: the branch's cut-off before it; None unless booked."""
+    if visit.status != Appointment.Status.BOOKED:
+        return None
+    return visit.start - dt.timedelta(hours=branch_current().portal_cancel_hours)
 
 
 def patient_link(patient: Patient, account_id: int) -> PatientLink | None:

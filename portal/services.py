@@ -33,6 +33,7 @@ from core.errors import DomainError
 from core.ratelimit import over_limit, seconds_left
 from core.sms import branch_sms_send
 from portal.models import PatientLink, PortalInvite
+from portal.selectors import cancellable_until
 from scheduling.models import Appointment
 from scheduling.services import appointment_book, appointment_cancel
 from workers.outbox import outbox_enqueue
@@ -348,7 +349,7 @@ def portal_cancel(
                 code="wrong_status",
                 extra={"status": locked.status},
             )
-        cut_off = locked.start - dt.timedelta(hours=hours)
+        cut_off = cancellable_until(locked) or locked.start  # booked, so the branch's cut-off
         if now < cut_off:
             return
         if hours:

@@ -30,13 +30,14 @@ from accounts.services import user_set_language
 from accounts.views import signed_out
 from clinical import selectors as clinical_selectors
 from clinical.api import prescription_file_answer
-from clinical.models import AuditEvent, Patient, Prescription
+from clinical.models import Patient, Prescription
 from clinical.selectors import MAX_PAGE
 from core.branch import branch_current, branch_today, branch_zone
 from core.errors import DomainError
 from portal import services
 from portal.selectors import (
     account_links,
+    cancellable_until,
     linked_patient,
     portal_access_log,
     portal_appointment,
@@ -45,7 +46,6 @@ from portal.selectors import (
     portal_prescriptions,
 )
 from scheduling import selectors as scheduling_selectors
-from scheduling.models import Appointment
 from scheduling.services import BOOKING_HORIZON, doctor_slots
 
 # How far ahead the booking page looks for the first day with a free time.
@@ -71,12 +71,6 @@ def _linked(request: HttpRequest, patient_id: uuid.UUID) -> Patient:
     if patient is None:
         raise Http404(_("No such patient."))
     return patient
-
-
-def _cancellable_until(visit: Appointment) -> dt.datetime | None:
-    if visit.status != Appointment.Status.BOOKED:
-        return None
-    return visit.start - dt.timedelta(hours=branch_current().portal_cancel_hours)
 
 
 # --- signing in and out ---------------------------------------------------------------------------
@@ -152,7 +146,7 @@ def patient(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     context = {
         "record": record,
         "links": account_links(request.user),  # type: ignore[arg-type]
-        "visits": [(visit, _cancellable_until(visit)) for visit in visits],
+        "visits": [(visit, cancellable_until(visit)) for visit in visits],
         "now": now,
         "prescriptions": portal_prescriptions(record, page=1, page_size=10).items,
         "cancel_hours": branch_current().portal_cancel_hours,
@@ -295,25 +289,20 @@ def access_log(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     except ValueError:
         page_number = 1
     page = portal_access_log(record, account=request.user, page=page_number, page_size=50)
-    labels = dict(AuditEvent.Action.choices)
     roles = dict(Role.choices)
-    names = branch_current().portal_names_staff
     entries = [
         {
-            "at": event.at,
-            "role": _("A linked account") if event.actor_role == Role.PATIENT else roles.get(event.actor_role),
-            "name": event.actor_name if names else "",
-            "what": labels.get(event.action, event.action),
-            "break_glass": event.break_glass,
+            **vars(entry),
+            "role": _("A linked account") if entry.role == Role.PATIENT else roles.get(entry.role),
         }
-        for event in page.items
+        for entry in page.items
     ]
     context = {
         "record": record,
         "entries": entries,
         "page": page,
         "older": page.page * page.page_size < page.count,
-        "names": names,
+        "names": branch_current().portal_names_staff,
     }
     return render(request, "portal/access_log.html", context)
 

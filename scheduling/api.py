@@ -334,8 +334,6 @@ QUEUE_VIEW_ROLES = queue.STEER_ROLES
 
 def entry_shape(entry: QueueEntry, *, now: dt.datetime | None = None) -> dict:
     now = now or timezone.now()
-    waited_until = entry.called_at or (entry.finished_at if entry.state == QueueEntry.State.LEFT else None) or now
-    waited = max(0, int((waited_until - entry.arrived_at).total_seconds() // 60))
     return {
         "id": entry.pk,
         "token": entry.token,
@@ -350,8 +348,8 @@ def entry_shape(entry: QueueEntry, *, now: dt.datetime | None = None) -> dict:
         "calls": entry.calls,
         "started_at": entry.started_at,
         "finished_at": entry.finished_at,
-        "waited_minutes": waited,
-        "long_wait": entry.state == QueueEntry.State.WAITING and waited >= branch_current().queue_wait_alert_minutes,
+        "waited_minutes": selectors.queue_waited_minutes(entry, now=now),
+        "long_wait": selectors.queue_long_wait(entry, now=now, alert_minutes=branch_current().queue_wait_alert_minutes),
     }
 
 
@@ -454,7 +452,9 @@ def queue_call_next_route(request, doctor_id: int, query: Query[CallNextQuery]):
             expected = {uuid.UUID(part) for part in query.expected.split(",") if part}
         except ValueError as exc:
             raise DomainError.invalid("query:expected", "Entry ids, comma-separated.") from exc
-    called = queue.queue_call_next(doctor=_doctor_or_404(doctor_id), actor=request.user, expected=expected)
+    called = queue.queue_call_next(
+        doctor=_doctor_or_404(doctor_id), actor=request.user, expected=expected, address=client_address(request)
+    )
     return {
         "called": entry_shape(called.entry) if called.entry else None,
         "finished": [entry_shape(e) for e in called.finished],
@@ -468,7 +468,10 @@ def _entry_or_404(request, entry_id: uuid.UUID) -> QueueEntry:
     return entry
 
 
-def _queue_step(path: str, operation: str, summary: str, change):
+def _queue_step(path: str, operation: str, summary: str, change, *, audited: bool = False):
+    """A route for one step of an entry; ``audited`` steps change the visit too (seen, gone) and
+    pass the caller's address to its audit row."""
+
     @queue_router.post(
         f"/{{uuid:entry_id}}/{path}/",
         response={200: QueueEntryOut, **ERRORS},
@@ -477,7 +480,8 @@ def _queue_step(path: str, operation: str, summary: str, change):
     )
     def route(request, entry_id: uuid.UUID):
         role_check(user=request.user, roles=queue.STEER_ROLES, action="queue")
-        changed = change(entry=_entry_or_404(request, entry_id), actor=request.user)
+        more = {"address": client_address(request)} if audited else {}
+        changed = change(entry=_entry_or_404(request, entry_id), actor=request.user, **more)
         return entry_shape(changed)
 
     route.__name__ = f"queue_{operation}_route"
@@ -487,8 +491,8 @@ def _queue_step(path: str, operation: str, summary: str, change):
 _queue_step("skip", "skip", "Called but not at the door: set aside until recalled", queue.queue_skip)
 _queue_step("recall", "recall", "Call a skipped (or called) patient again", queue.queue_recall)
 _queue_step("start", "start", "The called patient is with the doctor", queue.queue_start)
-_queue_step("done", "done", "The doctor has seen the patient", queue.queue_done)
-_queue_step("left", "left", "The patient left without being seen; their place is freed", queue.queue_left)
+_queue_step("done", "done", "The doctor has seen the patient", queue.queue_done, audited=True)
+_queue_step("left", "left", "The patient left without being seen; their place is freed", queue.queue_left, audited=True)
 
 
 @queue_router.get(

@@ -258,11 +258,11 @@ def _moved(entry: QueueEntry, state: str, *, actor: User, now: dt.datetime, **st
     return entry
 
 
-def _seen(entry: QueueEntry, *, actor: User, now: dt.datetime) -> QueueEntry:
+def _seen(entry: QueueEntry, *, actor: User, now: dt.datetime, address: str | None = None) -> QueueEntry:
     """The doctor has seen the patient: the visit completed, which closes the entry as seen
     (scheduling.services.queue_entry_close)."""
     if entry.appointment.status == Appointment.Status.CHECKED_IN:
-        appointment_complete(appointment=entry.appointment, actor=actor)
+        appointment_complete(appointment=entry.appointment, actor=actor, address=address)
         entry.refresh_from_db()
         return entry
     return _moved(entry, QueueEntry.State.DONE, actor=actor, now=now, finished_at=now)
@@ -273,6 +273,7 @@ def queue_call_next(
     doctor: User,
     actor: User,
     expected: set[uuid.UUID] | None = None,
+    address: str | None = None,
     now: dt.datetime | None = None,
 ) -> Called:
     """Finish the patient with the doctor (or called), and call the next waiting one.
@@ -297,7 +298,7 @@ def queue_call_next(
                 code="queue_changed",
                 extra={"current": [entry.token for entry in current]},
             )
-        finished = [_seen(entry, actor=actor, now=now) for entry in current]
+        finished = [_seen(entry, actor=actor, now=now, address=address) for entry in current]
         waiting = today.filter(state=QueueEntry.State.WAITING, appointment__status=Appointment.Status.CHECKED_IN)
         following = queue_ordered(waiting, now=now).first()
         if following is None:
@@ -379,7 +380,9 @@ def queue_start(*, entry: QueueEntry, actor: User, now: dt.datetime | None = Non
     )
 
 
-def queue_done(*, entry: QueueEntry, actor: User, now: dt.datetime | None = None) -> QueueEntry:
+def queue_done(
+    *, entry: QueueEntry, actor: User, address: str | None = None, now: dt.datetime | None = None
+) -> QueueEntry:
     """The doctor has seen the patient (without calling the next one)."""
     return _step(
         entry,
@@ -388,7 +391,7 @@ def queue_done(*, entry: QueueEntry, actor: User, now: dt.datetime | None = None
         allowed_from=(QueueEntry.State.CALLED, QueueEntry.State.WITH_DOCTOR),
         refusal=_("Only a called patient or one with the doctor can be marked seen."),
         now=now,
-        change=lambda e, at: _seen(e, actor=actor, now=at),
+        change=lambda e, at: _seen(e, actor=actor, now=at, address=address),
     )
 
 

@@ -237,10 +237,19 @@ class QueuePlace:
     wait_minutes: int | None
 
 
+def queue_place(entry: QueueEntry, view: QueueView) -> QueuePlace:
+    """Where ``entry`` is in its doctor's queue (``view``): the patients before it (those with the
+    doctor or called, and those waiting ahead) and an estimated wait; none once called or done."""
+    ids = [waiting.pk for waiting in view.waiting]
+    if entry.pk not in ids:
+        return QueuePlace(entry=entry, ahead=None, wait_minutes=None)
+    ahead = ids.index(entry.pk) + len(view.current)
+    return QueuePlace(entry=entry, ahead=ahead, wait_minutes=round(ahead * view.minutes_each))
+
+
 def queue_places(*, patient_ids: list, day: dt.date, now: dt.datetime | None = None) -> list[QueuePlace]:
     """Where these patients are in today's queues: their place and an estimated wait."""
     now = now or timezone.now()
-    places = []
     mine = (
         QueueEntry.objects.filter(patient_id__in=patient_ids, day=day).select_related("doctor").order_by("arrived_at")
     )
@@ -248,14 +257,18 @@ def queue_places(*, patient_ids: list, day: dt.date, now: dt.datetime | None = N
     for entry in mine:
         if entry.doctor_id not in views:
             views[entry.doctor_id] = queue_of(doctor=entry.doctor, day=day, now=now)
-        view = views[entry.doctor_id]
-        ids = [waiting.pk for waiting in view.waiting]
-        if entry.state == QueueEntry.State.WAITING and entry.pk in ids:
-            ahead = ids.index(entry.pk) + len(view.current)
-            places.append(QueuePlace(entry=entry, ahead=ahead, wait_minutes=round(ahead * view.minutes_each)))
-        else:
-            places.append(QueuePlace(entry=entry, ahead=None, wait_minutes=None))
-    return places
+    return [queue_place(entry, views[entry.doctor_id]) for entry in mine]
+
+
+def queue_waited_minutes(entry: QueueEntry, *, now: dt.datetime) -> int:
+    """From arrival to the call (or to leaving unseen), or to now while still waiting."""
+    until = entry.called_at or (entry.finished_at if entry.state == QueueEntry.State.LEFT else None) or now
+    return max(0, int((until - entry.arrived_at).total_seconds() // 60))
+
+
+def queue_long_wait(entry: QueueEntry, *, now: dt.datetime, alert_minutes: int) -> bool:
+    """Still waiting, for longer than the branch's threshold: the desk's red rows."""
+    return entry.state == QueueEntry.State.WAITING and queue_waited_minutes(entry, now=now) >= alert_minutes
 
 
 def queue_board(*, day: dt.date) -> list[dict]:

@@ -27,7 +27,6 @@ from core.db import current_schema
 from core.errors import DomainError
 from core.params import whole_number_param
 from scheduling import queue, selectors
-from scheduling.models import QueueEntry
 
 DESK = (Role.HOSPITAL_ADMIN, Role.RECEPTIONIST)
 STEER = (Role.HOSPITAL_ADMIN, Role.RECEPTIONIST, Role.DOCTOR)
@@ -52,14 +51,17 @@ def _live_context(doctor: User, *, back: str) -> dict:
     now = timezone.now()
     view = selectors.queue_of(doctor=doctor, day=branch_today(), now=now)
     alert = branch_current().queue_wait_alert_minutes
-
-    def waited(entry: QueueEntry) -> int:
-        return max(0, int(((entry.called_at or now) - entry.arrived_at).total_seconds() // 60))
-
     return {
         "doctor": doctor,
         "view": view,
-        "waiting": [(entry, waited(entry), waited(entry) >= alert) for entry in view.waiting],
+        "waiting": [
+            (
+                entry,
+                selectors.queue_waited_minutes(entry, now=now),
+                selectors.queue_long_wait(entry, now=now, alert_minutes=alert),
+            )
+            for entry in view.waiting
+        ],
         "alert_minutes": alert,
         "poll_seconds": POLL_SECONDS,
         # Where the table's buttons come back to: the page that holds it, never the fragment.
@@ -117,7 +119,7 @@ def call_next(request: HttpRequest) -> HttpResponse:
     back = "scheduling:queue_mine" if user.role == Role.DOCTOR else "scheduling:queue"
     expected = _expected(request.POST.get("current", "")) if "current" in request.POST else None
     try:
-        called = queue.queue_call_next(doctor=doctor, actor=user, expected=expected)
+        called = queue.queue_call_next(doctor=doctor, actor=user, expected=expected, address=client_address(request))
     except DomainError as exc:
         if exc.kind == "forbidden":
             raise PermissionDenied(exc.message) from exc
@@ -139,6 +141,7 @@ STEPS = {
     "done": queue.queue_done,
     "left": queue.queue_left,
 }
+AUDITED_STEPS = frozenset({"done", "left"})
 
 
 @role_required(*STEER)
@@ -151,10 +154,9 @@ def step(request: HttpRequest, entry_id: uuid.UUID, action: str) -> HttpResponse
     if entry is None:
         raise Http404(_("No such queue entry."))
     try:
-        if action == "left":
-            queue.queue_left(entry=entry, actor=user, address=client_address(request))
-        else:
-            STEPS[action](entry=entry, actor=user)
+        # Seen and gone change the visit too, recorded in the audit trail with the address.
+        audited = {"address": client_address(request)} if action in AUDITED_STEPS else {}
+        STEPS[action](entry=entry, actor=user, **audited)
     except DomainError as exc:
         if exc.kind == "forbidden":
             raise PermissionDenied(exc.message) from exc
@@ -203,14 +205,12 @@ def slip(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
     entry = selectors.queue_entry_for(user=request.user, entry_id=entry_id)  # type: ignore[arg-type]
     if entry is None:
         raise Http404(_("No such queue entry."))
-    view = selectors.queue_of(doctor=entry.doctor, day=entry.day)
-    ahead = [waiting.pk for waiting in view.waiting]
-    place = ahead.index(entry.pk) + len(view.current) if entry.pk in ahead else None
+    place = selectors.queue_place(entry, selectors.queue_of(doctor=entry.doctor, day=entry.day))
     context = {
         "entry": entry,
         "profile": getattr(entry.doctor, "doctor_profile", None),
-        "ahead": place,
-        "wait_minutes": round(place * view.minutes_each) if place is not None else None,
+        "ahead": place.ahead,
+        "wait_minutes": place.wait_minutes,
     }
     return render(request, "scheduling/queue/slip.html", context)
 
