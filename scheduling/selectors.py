@@ -275,11 +275,11 @@ def queue_board(*, day: dt.date) -> list[dict]:
     """The waiting-room board: per doctor (and room), the tokens called now and the next few
     waiting. Tokens only: never a name."""
     board = []
-    doctors = {
-        entry.doctor_id: entry.doctor
-        for entry in QueueEntry.objects.filter(day=day).select_related("doctor", "doctor__doctor_profile")
-    }
-    for doctor in sorted(doctors.values(), key=lambda d: d.full_name or d.username):
+    # Polled by every screen every few seconds: the day's doctors, not the day's every entry.
+    doctors = User.objects.filter(pk__in=QueueEntry.objects.filter(day=day).values("doctor")).select_related(
+        "doctor_profile"
+    )
+    for doctor in sorted(doctors, key=lambda d: d.full_name or d.username):
         view = queue_of(doctor=doctor, day=day)
         profile = getattr(doctor, "doctor_profile", None)
         board.append(
