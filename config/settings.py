@@ -144,7 +144,7 @@ TEMPLATES = [
 WSGI_APPLICATION = "config.wsgi.application"
 
 # --- database -----------------------------------------------------------------------------------
-DATABASE_URL = env.get("DATABASE_URL") or (
+DATABASE_URL = (env.require("DATABASE_URL") if PRODUCTION else env.get("DATABASE_URL")) or (
     "postgres://postgres@localhost/hospital" if _TYPE_CHECKING_ONLY else embedded.postgres_url()
 )
 DATABASES = {
@@ -159,7 +159,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- redis, cache, celery -----------------------------------------------------------------------
 # Tests use their own Redis databases, so a test worker never takes a task of a running `up`.
-REDIS_URL = env.get("REDIS_URL") or (
+REDIS_URL = (env.require("REDIS_URL") if PRODUCTION else env.get("REDIS_URL")) or (
     "redis://localhost:6379/0" if _TYPE_CHECKING_ONLY else embedded.redis_url(db=2 if HOSPITAL_ENV == "test" else 0)
 )
 
@@ -231,7 +231,9 @@ PDF_WORKER_MAX_TASKS_PER_CHILD = 1000
 PDF_WORKER_MAX_MEMORY_PER_CHILD = 400_000  # KiB
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 500
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = 300_000  # KiB
-CELERY_BEAT_SCHEDULE_FILENAME = str(LOCAL_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE_FILENAME = env.get("CELERY_BEAT_SCHEDULE_FILENAME", str(LOCAL_DIR / "celerybeat-schedule"))
+# Beat wakes at least this often, and touches its heartbeat file each time (workers.beat).
+CELERY_BEAT_MAX_LOOP_INTERVAL = 30
 # Periodic work for every branch goes through workers.fan_out, which staggers it over the branches.
 # How often every branch is scanned for reminders that are due (a reminder goes out at most this late).
 REMINDER_SCAN_SECONDS = env.integer("REMINDER_SCAN_SECONDS", 300)

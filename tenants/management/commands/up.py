@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 
 from django.conf import settings
@@ -19,7 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from config import embedded
-from config.processes import default_worker_command, pdf_worker_command
+from config.processes import process_commands
 from tenants.demo import DEMO_PASSWORD, demo_logins, demo_seed
 
 
@@ -86,39 +85,7 @@ class Command(BaseCommand):
         return env
 
     def _start_children(self, port: int) -> None:
-        python = sys.executable
-        bin_dir = os.path.dirname(python)
-        commands = {
-            "web": [
-                os.path.join(bin_dir, "gunicorn"),
-                "config.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-                "--threads",
-                "4",
-                "--worker-class",
-                "gthread",
-                "--access-logfile",
-                "-",
-                "--graceful-timeout",
-                "10",
-            ],
-            "worker": default_worker_command(),
-            "pdf-worker": pdf_worker_command(),
-            "beat": [
-                os.path.join(bin_dir, "celery"),
-                "-A",
-                "workers.celery",
-                "beat",
-                "--loglevel",
-                "INFO",
-                "--schedule",
-                settings.CELERY_BEAT_SCHEDULE_FILENAME,
-            ],
-            "relay": [python, "manage.py", "outbox_relay"],
-        }
+        commands = process_commands(bind=f"127.0.0.1:{port}")
         env = self._child_env()
         for name, command in commands.items():
             self._say(f"Starting {name}...")

@@ -3,6 +3,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from config import heartbeat
 from workers.outbox import outbox_relay
 
 
@@ -14,6 +15,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, once=False, **options):
         while True:
+            heartbeat.beat("relay")  # read by the container's liveness probe
             try:
                 sent = outbox_relay()
             except Exception as exc:  # the database restarting: keep relaying when it is back
