@@ -154,6 +154,10 @@ DATABASES = {
     }
 }
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+# Set where a process connects as the database's owner (migrations, the operators' host that
+# onboards branches): the role the web and worker processes use, granted its rights in every
+# schema made (tenants.db_roles). Empty: one role does everything (one machine).
+DATABASE_APP_ROLE = env.get("DATABASE_APP_ROLE", "") or ""
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -28,6 +28,7 @@ from core.db import tenant_connection
 from core.errors import DomainError
 from core.postgres import pg_command
 from tenants import services
+from tenants.db_roles import app_role_grant
 from tenants.models import Hospital
 
 FORMAT = 1
@@ -165,6 +166,7 @@ def branch_restore(*, archive: Path, slug: str, name: str = "") -> Hospital:
                 check=True,
                 timeout=3600,
             )
+            app_role_grant(hospital.schema_name)
             with schema_context(hospital.schema_name):
                 tenant_connection().set_tenant(hospital)
                 for stored_name, data in files.items():

@@ -24,6 +24,7 @@ from django_tenants.utils import schema_exists
 
 from core.db import advisory_lock_held, tenant_connection
 from core.postgres import pg_command
+from tenants.db_roles import app_role_grant
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +173,7 @@ def branch_schema_create(schema: str) -> str:
             migrations = _template_migrations()
             if migrations is not None:
                 _clone_template(schema, migrations)
+                app_role_grant(schema)
                 return "clone"
         logger.warning(
             "branch template %s is missing or stale: replaying migrations for %s", template_schema_name(), schema
@@ -193,6 +195,7 @@ def branch_schema_create_by_migrations(schema: str) -> None:
             cursor.execute(f"CREATE SCHEMA {quote(schema)}")
     call_command("migrate_schemas", tenant=True, schema_name=schema, interactive=False, verbosity=0)
     tenant_connection().set_schema_to_public()
+    app_role_grant(schema)
 
 
 def branch_schema_drop(schema: str) -> None:

@@ -27,6 +27,7 @@ from accounts.services import roles_ensure, staff_invite
 from core.db import advisory_lock_held, tenant_connection
 from core.errors import DomainError
 from tenants import schemas_db
+from tenants.db_roles import can_create_schemas
 from tenants.models import PORTAL_CANCEL_HOURS_MAX, Domain, Hospital, HospitalGroup
 
 logger = logging.getLogger(__name__)
@@ -186,6 +187,15 @@ def hospital_onboard(
         mrn_prefix=mrn_prefix,
     )
     domain_name = f"{slug}.{settings.BASE_DOMAIN}"
+    if not can_create_schemas():
+        raise DomainError.conflict(
+            _(
+                "This server connects to the database as the application role, which cannot create a "
+                "branch's schema. Onboard on the platform operators' host, or with manage.py onboard_branch "
+                "run as the database's owner."
+            ),
+            code="onboarding_needs_owner_role",
+        )
 
     with schema_context("public"):
         hospital = _claim(
