@@ -95,7 +95,10 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 PUBLIC_SCHEMA_NAME = "public"
 # The schema new branches are cloned from; kept at the latest migration by `migrate`.
 TENANT_TEMPLATE_SCHEMA = "branch_template"
-PG_EXTRA_SEARCH_PATHS = [] if _TYPE_CHECKING_ONLY else ["extensions"]
+# django-tenants checks these schemas on start-up, which connects to the database: not while
+# type checking, nor while collecting static files (the image's build has no database).
+_NO_DATABASE = _TYPE_CHECKING_ONLY or sys.argv[1:2] == ["collectstatic"]
+PG_EXTRA_SEARCH_PATHS = [] if _NO_DATABASE else ["extensions"]
 # django-tenants checks that schema at start-up with a query; Django warns about any query then.
 warnings.filterwarnings("ignore", message="Accessing the database during app initialization", category=RuntimeWarning)
 PUBLIC_SCHEMA_URLCONF = "config.urls_public"

@@ -14,7 +14,9 @@ import httpx
 import pytest
 from django.conf import settings
 
+from config import heartbeat
 from config.embedded import free_port
+from config.processes import process_commands
 
 pytestmark = pytest.mark.slow
 
@@ -63,6 +65,18 @@ class Up:
             f"http://127.0.0.1:{self.port}{path}", json=json, headers={"Host": f"{host}:{self.port}"}, timeout=10
         )
 
+    def children(self) -> list[list[str]]:
+        """The command lines of the processes ``up`` started."""
+        lines = []
+        for status in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                parent = int(status.read_text().rsplit(")", 1)[1].split()[1])
+                if parent == self.process.pid:
+                    lines.append(status.with_name("cmdline").read_bytes().decode().split("\0")[:-1])
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+        return lines
+
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=90)
@@ -89,6 +103,22 @@ def test_up_runs_the_demo_and_keeps_its_data(tmp_path):
         assert "onboarding the demo branch stmarys" in first.text
         assert "admin@stmarys.demo" in first.text
         assert first.get("stmarys.localhost", "/accounts/login/").status_code == 200
+        # the processes are the platform's one list (config.processes), as the image runs them
+        expected = process_commands(bind=f"127.0.0.1:{first.port}")
+        expected["beat"][expected["beat"].index("--schedule") + 1] = str(local / "celerybeat-schedule")
+        started = first.children()
+        for name, command in expected.items():
+            # a script runs as "<python> <script> <arguments>"
+            assert any(line[-len(command) :] == command or line[1:] == command for line in started), (name, started)
+        # beat and the relay keep their heartbeats, which their containers' liveness probes read
+        os.environ["HEARTBEAT_DIR"] = str(local / "heartbeats")
+        try:
+            deadline = time.monotonic() + 30
+            while heartbeat.main(["", "beat", "60"]) or heartbeat.main(["", "relay", "60"]):
+                assert time.monotonic() < deadline, "no heartbeat from beat or the relay"
+                time.sleep(0.5)
+        finally:
+            del os.environ["HEARTBEAT_DIR"]
         assert first.get("riverside.localhost", "/readyz").json()["broker"] == "ok"
         token = first.post(
             "stmarys.localhost", "/api/auth/token/", {"username": "doctor@stmarys.demo", "password": "demo-pass-2026"}
