@@ -95,6 +95,8 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 PUBLIC_SCHEMA_NAME = "public"
 # The schema new branches are cloned from; kept at the latest migration by `migrate`.
 TENANT_TEMPLATE_SCHEMA = "branch_template"
+# Branches migrated at once by `migrate --executor multiprocessing` (the Helm chart's migrate Job).
+TENANT_MULTIPROCESSING_MAX_PROCESSES = env.integer("TENANT_MULTIPROCESSING_MAX_PROCESSES", 2)
 # django-tenants checks these schemas on start-up, which connects to the database: not while
 # type checking, nor while collecting static files (the image's build has no database).
 _NO_DATABASE = _TYPE_CHECKING_ONLY or sys.argv[1:2] == ["collectstatic"]
