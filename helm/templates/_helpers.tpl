@@ -86,7 +86,7 @@ S3_SECRET_ACCESS_KEY: s3-secret-access-key
 {{- end }}
 
 {{/*
-The environment of every container: (dict "root" $ "owner" bool "media" bool "extra" list).
+The environment of every container: (dict "root" $ "owner" bool "media" bool "env" list).
 Only names and file paths: every secret value is read from a file.
 */}}
 {{- define "hospital.env" -}}
@@ -163,8 +163,8 @@ and any default path under the project's .local/ go to the /tmp volume. */}}
 - name: HEARTBEAT_DIR
   value: /tmp/heartbeats
 - name: HOSPITAL_LOCAL_DIR
-  value: /tmp/local
-{{- with .extra }}
+  value: /tmp/hospital
+{{- with .env }}
 {{ toYaml . }}
 {{- end }}
 {{- with $v.extraEnv }}
