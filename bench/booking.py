@@ -374,24 +374,15 @@ def _web_server(*, workers: int, threads: int, logs: Path) -> Iterator[WebServer
     """gunicorn on the bench database, as ``manage.py up`` runs it, writing each request's phase,
     status and time in the worker (microseconds) to ``logs/access.log``."""
     from config.embedded import free_port, stop_process, wait_for_port
+    from config.processes import web_command
 
     port = free_port()
     log = logs / "web.log"
     with open(log, "wb") as handle:
         process = subprocess.Popen(
+            # the platform's web process (config.processes), with an access log the bench reads
             [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "config.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(workers),
-                "--threads",
-                str(threads),
-                "--worker-class",
-                "gthread",
+                *web_command(bind=f"127.0.0.1:{port}", workers=workers, threads=threads),
                 "--access-logfile",
                 str(logs / "access.log"),
                 "--access-logformat",

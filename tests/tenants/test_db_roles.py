@@ -15,7 +15,8 @@ from accounts.models import Role, User
 from clinical import services as clinical_services
 from clinical.models import AuditEvent
 from core.errors import DomainError
-from tenants.services import branch_remove, hospital_onboard
+from tenants.models import Hospital
+from tenants.services import OnboardedBranch, branch_remove, hospital_onboard
 from tests.conftest import email_of
 
 APP_ROLE = "hospital_app_test"
@@ -53,6 +54,17 @@ def _connect_as_app() -> psycopg.Connection:
         user=APP_ROLE,
         password=APP_PASSWORD,
         autocommit=True,
+    )
+
+
+def _onboard(slug: str) -> OnboardedBranch:
+    return hospital_onboard(
+        group_name="G",
+        name=slug.title(),
+        slug=slug,
+        country="GB",
+        time_zone="Europe/London",
+        admin_email=f"head@{slug}.test",
     )
 
 
@@ -124,34 +136,18 @@ def test_the_application_runs_as_that_role_and_cannot_onboard_a_branch(app_role)
             assert patient.mrn
             assert AuditEvent.objects.count() == audit_before + 1
             with pytest.raises(DomainError) as refusal:
-                hospital_onboard(
-                    group_name="G",
-                    name="Roleless",
-                    slug="roleless",
-                    country="GB",
-                    time_zone="Europe/London",
-                    admin_email="head@roleless.test",
-                )
+                _onboard("roleless")
             assert refusal.value.code == "onboarding_needs_owner_role"
         finally:
             with connection.cursor() as cursor:
                 cursor.execute("RESET ROLE")
     with schema_context("public"):
-        from tenants.models import Hospital
-
         assert not Hospital.objects.filter(slug="roleless").exists()
 
 
 def test_a_branch_onboarded_by_the_owner_is_open_to_the_application_role(app_role, committed):
     with override_settings(DATABASE_APP_ROLE=APP_ROLE):
-        made = hospital_onboard(
-            group_name="G",
-            name="Granted",
-            slug="granted",
-            country="GB",
-            time_zone="Europe/London",
-            admin_email="head@granted.test",
-        ).hospital
+        made = _onboard("granted").hospital
     committed.cleanup(lambda: branch_remove(made))
     schema = made.schema_name
     with _connect_as_app() as app:
