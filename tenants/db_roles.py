@@ -7,8 +7,9 @@ A process that connects as the owner and is told the application role's name
 every schema, onboarding and ``restore_branch`` for the branch they make. With no name (one
 machine, one role) nothing here runs.
 
-The application role gets, in the public schema, every branch schema and the template:
-reading and writing rows, and using sequences (MRNs, ids); never creating objects. On the
+The application role gets, in the public schema and every branch schema: reading and writing
+rows, and using sequences (MRNs, ids); never creating objects. In the branch template, whose
+rows every new branch copies, it gets nothing. On the
 append-only tables it may only read and insert: an UPDATE, DELETE or TRUNCATE is refused by
 the privileges themselves, before the trigger, which it cannot disable.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection
+from django.db import connection, transaction
 
 # Tables whose rows are never changed or removed once written.
 APPEND_ONLY_TABLES = ("clinical_auditevent",)
@@ -32,23 +33,40 @@ def _quote(name: str) -> str:
 
 
 def app_role_check() -> None:
-    """The role exists, is not the one connected, is no superuser and owns nothing."""
+    """The role exists, is not the one connected, holds no power beyond rows (no superuser, no
+    role or database creation, no bypassing row security, no membership in the owner's role,
+    whose ownership it would inherit) and owns nothing."""
     role = app_role()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT rolsuper, rolname = current_user FROM pg_roles WHERE rolname = %s", [role])
+        cursor.execute(
+            """
+            SELECT rolname = current_user, rolsuper OR rolcreaterole OR rolcreatedb OR rolbypassrls,
+                   pg_has_role(rolname, current_user, 'MEMBER')
+            FROM pg_roles WHERE rolname = %s
+            """,
+            [role],
+        )
         row = cursor.fetchone()
         if row is None:
             raise ImproperlyConfigured(
                 f"DATABASE_APP_ROLE names {role!r}, which does not exist: create it as the database's "
                 f"administrator (CREATE ROLE {role} LOGIN PASSWORD '...'), then migrate again"
             )
-        superuser, connected = row
+        connected, powerful, member_of_owner = row
         if connected:
             raise ImproperlyConfigured(
                 f"DATABASE_APP_ROLE is {role!r}, the role this process connects as: migrate as the owner"
             )
-        if superuser:
-            raise ImproperlyConfigured(f"the application role {role!r} is a superuser: it must not be one")
+        if powerful:
+            raise ImproperlyConfigured(
+                f"the application role {role!r} may create roles or databases, bypass row security or is a "
+                f"superuser: ALTER ROLE {role} NOSUPERUSER NOCREATEROLE NOCREATEDB NOBYPASSRLS"
+            )
+        if member_of_owner:
+            raise ImproperlyConfigured(
+                f"the application role {role!r} is a member of the owner's role, and so may do what the owner "
+                f"does: REVOKE the owner's role FROM {role}"
+            )
         cursor.execute(
             """
             SELECT (SELECT count(*) FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE r.rolname = %s)
@@ -65,41 +83,112 @@ def app_role_check() -> None:
 
 
 def app_role_grant(schema: str) -> None:
-    """Give the application role its rights in ``schema`` (a no-op with one role)."""
+    """Give the application role its rights in ``schema`` (a no-op with one role), in one
+    transaction: never a moment with more than its rights on the audit trail."""
     role = app_role()
     if not role:
         return
     name, grantee = _quote(schema), _quote(role)
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"REVOKE CREATE ON SCHEMA {name} FROM PUBLIC, {grantee}")
         cursor.execute(f"GRANT USAGE ON SCHEMA {name} TO {grantee}")
         cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {name} TO {grantee}")
         cursor.execute(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {name} TO {grantee}")
-        cursor.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename = ANY(%s)",
-            [schema, list(APPEND_ONLY_TABLES)],
-        )
-        for (table,) in cursor.fetchall():
+        for table in _append_only_tables(cursor, schema):
             cursor.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON {name}.{_quote(table)} FROM PUBLIC, {grantee}")
 
 
+def _append_only_tables(cursor, schema: str) -> list[str]:
+    cursor.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename = ANY(%s)",
+        [schema, list(APPEND_ONLY_TABLES)],
+    )
+    return [row[0] for row in cursor.fetchall()]
+
+
+def app_role_shut_out(schema: str) -> None:
+    """Take every right in ``schema`` from the application role: the branch template, whose
+    rows every new branch copies, is written by the owner's migrations only."""
+    name, grantee = _quote(schema), _quote(app_role())
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"REVOKE CREATE ON SCHEMA {name} FROM PUBLIC, {grantee}")
+        cursor.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA {name} FROM PUBLIC, {grantee}")
+        cursor.execute(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {name} FROM PUBLIC, {grantee}")
+        cursor.execute(f"REVOKE USAGE ON SCHEMA {name} FROM PUBLIC, {grantee}")
+
+
+def app_role_faults(schema: str, *, shut_out: bool = False) -> list[str]:
+    """What the application role may do in ``schema`` that it should not, or may not do that it
+    should. PostgreSQL only warns when a GRANT or REVOKE is given by a role that does not own the
+    object (the administrator often owns ``public``): this reads what really holds."""
+    role = app_role()
+    faults = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT has_schema_privilege(%s, %s, 'USAGE'), has_schema_privilege(%s, %s, 'CREATE')",
+            [role, schema, role, schema],
+        )
+        usage, create = cursor.fetchone()
+        if create:
+            faults.append(f"it may create objects in schema {schema}")
+        if shut_out:
+            if usage:
+                faults.append(f"it may use schema {schema}")
+            return faults
+        if not usage:
+            return [f"it may not use schema {schema}"]
+        privileges = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")
+        held = ", ".join(
+            f"has_table_privilege(%s, format('%%I.%%I', schemaname, tablename), '{privilege}')"
+            for privilege in privileges
+        )
+        cursor.execute(
+            f"SELECT tablename, {held} FROM pg_tables WHERE schemaname = %s", [*[role] * len(privileges), schema]
+        )
+        for table, *flags in cursor.fetchall():
+            may = dict(zip(privileges, flags, strict=True))
+            if not (may["SELECT"] and may["INSERT"]):
+                faults.append(f"it may not read or insert into {schema}.{table}")
+            if table in APPEND_ONLY_TABLES and (may["UPDATE"] or may["DELETE"]):
+                faults.append(f"it may change or remove rows of the append-only {schema}.{table}")
+            if table not in APPEND_ONLY_TABLES and not (may["UPDATE"] and may["DELETE"]):
+                faults.append(f"it may not update or delete rows of {schema}.{table}")
+            if may["TRUNCATE"]:
+                faults.append(f"it may truncate {schema}.{table}")
+    return faults
+
+
 def app_role_grant_everywhere() -> list[str]:
-    """Check the application role, then grant it its rights in every schema of the platform
-    (public, each branch, the template). Returns the schemas. A no-op with one role."""
+    """Check the application role, grant it its rights in every schema of the platform (public,
+    each branch) and none in the template, then check what really holds. Returns the schemas
+    granted. A no-op with one role."""
     if not app_role():
         return []
     app_role_check()
     from tenants.models import Hospital
 
-    schemas = ["public", "extensions", settings.TENANT_TEMPLATE_SCHEMA]
+    template = settings.TENANT_TEMPLATE_SCHEMA
+    schemas = ["public", "extensions"]
     schemas += [schema for schema in Hospital.objects.values_list("schema_name", flat=True) if schema not in schemas]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)", [schemas])
+        cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)", [[*schemas, template]])
         present = {row[0] for row in cursor.fetchall()}
-    for schema in schemas:
-        if schema in present:
-            app_role_grant(schema)
-    return [schema for schema in schemas if schema in present]
+    granted = [schema for schema in schemas if schema in present]
+    for schema in granted:
+        app_role_grant(schema)
+    faults = [fault for schema in granted for fault in app_role_faults(schema)]
+    if template in present:
+        app_role_shut_out(template)
+        faults += app_role_faults(template, shut_out=True)
+    if faults:
+        raise ImproperlyConfigured(
+            f"the application role {app_role()!r} is not as it must be: "
+            + "; ".join(faults[:10])
+            + ". A GRANT or REVOKE on an object this role does not own only warns: as the owner of the "
+            "schema (for public, often the administrator), run REVOKE CREATE ON SCHEMA public FROM PUBLIC, "
+            "or make this role its owner, then migrate again"
+        )
+    return granted
 
 
 def can_create_schemas() -> bool:

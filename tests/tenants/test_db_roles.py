@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connection
 from django.test import override_settings
@@ -15,6 +16,7 @@ from accounts.models import Role, User
 from clinical import services as clinical_services
 from clinical.models import AuditEvent
 from core.errors import DomainError
+from tenants.db_roles import app_role_faults, app_role_grant
 from tenants.models import Hospital
 from tenants.services import OnboardedBranch, branch_remove, hospital_onboard
 from tests.conftest import email_of
@@ -109,6 +111,10 @@ def test_the_application_role_writes_rows_but_cannot_touch_the_audit_trail_or_th
         assert "permission denied for schema" in _refused(app, f"CREATE TABLE {stmarys}.sneaky (id int)")
         assert "permission denied for schema" in _refused(app, "CREATE TABLE public.sneaky (id int)")
         assert "permission denied for database" in _refused(app, "CREATE SCHEMA sneaky")
+        # The branch template, whose rows every new branch copies, is closed to it.
+        assert "permission denied for schema branch_template" in _refused(
+            app, "INSERT INTO branch_template.auth_group (name) VALUES ('planted')"
+        )
         assert app.execute(f"SELECT count(*) FROM {stmarys}.clinical_auditevent").fetchone()[0] == audit_rows
         owned = app.execute(
             "SELECT count(*) FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE r.rolname = current_user"
@@ -156,3 +162,28 @@ def test_a_branch_onboarded_by_the_owner_is_open_to_the_application_role(app_rol
             app.execute(f"UPDATE {schema}.accounts_user SET first_name = 'Head'")
         assert "permission denied" in _refused(app, f"DELETE FROM {schema}.clinical_auditevent")
         assert "must be owner" in _refused(app, f"DROP TABLE {schema}.clinical_patient")
+
+
+def test_migrate_refuses_an_application_role_with_more_than_rows(app_role):
+    """A role that could act as the owner, or a grant PostgreSQL only warned about, stops
+    ``migrate`` with what to do, rather than leaving the audit trail open."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"GRANT {connection.settings_dict['USER']} TO {APP_ROLE}")
+    try:
+        with override_settings(DATABASE_APP_ROLE=APP_ROLE), pytest.raises(ImproperlyConfigured, match="member"):
+            call_command("migrate", interactive=False, verbosity=0)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"REVOKE {connection.settings_dict['USER']} FROM {APP_ROLE}")
+
+    with override_settings(DATABASE_APP_ROLE=APP_ROLE):
+        assert app_role_faults("stmarys") == []
+        with connection.cursor() as cursor:
+            cursor.execute(f"GRANT CREATE ON SCHEMA stmarys TO {APP_ROLE}")
+            cursor.execute(f"GRANT DELETE ON stmarys.clinical_auditevent TO {APP_ROLE}")
+        assert app_role_faults("stmarys") == [
+            "it may create objects in schema stmarys",
+            "it may change or remove rows of the append-only stmarys.clinical_auditevent",
+        ]
+        app_role_grant("stmarys")  # what migrate does each time: the extra rights are taken back
+        assert app_role_faults("stmarys") == []
