@@ -139,7 +139,7 @@ def branch_restore(*, archive: Path, slug: str, name: str = "") -> Hospital:
             if member.isfile() and member.name.startswith("files/")
         }
     slug = (slug or "").strip().lower()
-    if not services.SLUG_PATTERN.match(slug) or slug in services.RESERVED_SLUGS:
+    if not services.SLUG_PATTERN.match(slug) or services.slug_reserved(slug):
         raise DomainError.invalid("slug", "Use 1 to 40 lower-case letters, digits and hyphens, starting with a letter.")
     kept = dict(meta["settings"])
     with schema_context("public"):

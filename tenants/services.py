@@ -51,6 +51,18 @@ RESERVED_SLUGS = {
 }
 
 
+def slug_reserved(slug: str) -> bool:
+    """Names of the platform's own (schemas, folders, hosts), including the operators' host when
+    it sits under the branches' domain (operators.example.org: no branch may be "operators")."""
+    public_label = settings.PUBLIC_HOST.removesuffix(f".{settings.BASE_DOMAIN}")
+    return (
+        slug in RESERVED_SLUGS
+        or slug.startswith("pg-")
+        or schema_name_for(slug) == settings.TENANT_TEMPLATE_SCHEMA
+        or (public_label != settings.PUBLIC_HOST and slug == public_label)
+    )
+
+
 @functools.cache
 def _time_zones() -> frozenset[str]:
     # Reads the zone database from disk: once per process is enough.
@@ -137,7 +149,7 @@ def onboarding_validate(
         raise DomainError.invalid(
             "slug", _("Use 1 to 40 lower-case letters, digits and hyphens, starting with a letter.")
         )
-    if slug in RESERVED_SLUGS or slug.startswith("pg-") or schema_name_for(slug) == settings.TENANT_TEMPLATE_SCHEMA:
+    if slug_reserved(slug):
         raise DomainError.invalid("slug", _("That name is reserved; choose another."), code="reserved")
     branch_settings_validate(country=country, time_zone=time_zone, languages=languages)
     if not re.fullmatch(r"[A-Z0-9]{1,8}", mrn_prefix):

@@ -379,6 +379,24 @@ def test_platform_api_refuses_bad_input_and_creates_nothing(operator_api, change
     assert _platform_state() == before
 
 
+def test_the_operators_host_under_the_branches_domain_is_no_branch_name(operator_api, settings):
+    """With the operators at operators.<domain>, a branch "operators" could never be reached."""
+    settings.PUBLIC_HOST = f"operators.{settings.BASE_DOMAIN}"
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, settings.PUBLIC_HOST]
+    before = _platform_state()
+
+    response = operator_api.post(
+        "/api/platform/hospitals/",
+        {**VALID, "slug": "operators"},
+        content_type="application/json",
+        HTTP_HOST=settings.PUBLIC_HOST,
+    )
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] == "slug"
+    assert _platform_state() == before
+
+
 def test_a_taken_host_name_is_a_conflict(operator_api):
     with schema_context("public"):
         Domain.objects.create(domain="taken.localhost", tenant=Hospital.objects.get(slug="stmarys"), is_primary=False)
