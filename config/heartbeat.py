@@ -3,7 +3,10 @@ while it works, and its container's liveness probe checks the file's age, so tha
 process is restarted rather than left silent.
 
 The probe runs without Django: ``python -m config.heartbeat relay 120`` exits 0 when the relay
-touched its file in the last 120 seconds, 1 otherwise (with the reason).
+touched its file in the last 120 seconds, 1 otherwise (with the reason). A Celery worker touches
+its file from its own timer, which stands still while the broker is away; with
+``--unless-broker-down`` a stale file still passes when the broker does not answer either,
+since restarting the worker would not bring the broker back (it reconnects by itself).
 """
 
 from __future__ import annotations
@@ -45,19 +48,38 @@ def age(name: str) -> float | None:
         return None
 
 
+def broker_answers() -> bool:
+    """Whether the broker (REDIS_URL, or the file REDIS_URL_FILE names) answers a ping."""
+    from redis import Redis
+
+    from config import env
+
+    url = env.get("REDIS_URL")
+    if not url:
+        return True  # nothing to ask: judge by the heartbeat alone
+    try:
+        return bool(Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3).ping())
+    except Exception:
+        return False
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 3 or not argv[2].isdigit():
-        print("usage: python -m config.heartbeat NAME MAX_AGE_SECONDS", file=sys.stderr)
+    arguments = [argument for argument in argv[1:] if argument != "--unless-broker-down"]
+    if len(arguments) != 2 or not arguments[1].isdigit():
+        print("usage: python -m config.heartbeat NAME MAX_AGE_SECONDS [--unless-broker-down]", file=sys.stderr)
         return 2
-    name, limit = argv[1], int(argv[2])
+    name, limit = arguments[0], int(arguments[1])
     seconds = age(name)
+    if seconds is not None and seconds <= limit:
+        return 0
+    if "--unless-broker-down" in argv and not broker_answers():
+        print(f"{name}: no fresh heartbeat, but the broker does not answer: not restarting", file=sys.stderr)
+        return 0
     if seconds is None:
         print(f"{name}: no heartbeat yet in {directory()}", file=sys.stderr)
-        return 1
-    if seconds > limit:
+    else:
         print(f"{name}: last heartbeat {seconds:.0f} s ago (limit {limit} s)", file=sys.stderr)
-        return 1
-    return 0
+    return 1
 
 
 if __name__ == "__main__":

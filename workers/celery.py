@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from celery import signals
+from celery import bootsteps, signals
 from django.db import close_old_connections
 from tenant_schemas_celery.app import CeleryApp
+
+from config import heartbeat
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -26,3 +28,29 @@ def _connections_checked(sender: Any = None, **kwargs: Any) -> None:
     if getattr(getattr(sender, "request", None), "is_eager", False):
         return
     close_old_connections()
+
+
+class Heartbeat(bootsteps.StartStopStep):
+    """The worker touches its heartbeat file (``worker-<node>``, e.g. ``worker-default``) every
+    10 seconds from its own timer, and its liveness probe reads the file's age
+    (config.heartbeat). The timer keeps going while the broker is away (the worker reconnects by
+    itself, and a restart would not bring the broker back) and stops when the worker is stuck."""
+
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker: Any, **kwargs: Any) -> None:
+        super().__init__(worker, **kwargs)
+        self.name = f"worker-{worker.hostname.split('@')[0]}"
+        self.tref = None
+
+    def start(self, worker: Any) -> None:
+        heartbeat.beat(self.name)
+        self.tref = worker.timer.call_repeatedly(HEARTBEAT_SECONDS, heartbeat.beat, (self.name,), priority=10)
+
+    def stop(self, worker: Any) -> None:
+        if self.tref is not None:
+            self.tref.cancel()
+
+
+HEARTBEAT_SECONDS = 10.0
+app.steps["worker"].add(Heartbeat)

@@ -285,16 +285,22 @@ readinessProbe:
   failureThreshold: 2
 {{- end }}
 
-{{/* A Celery worker's probes: it answers a ping by its node name (NODE@hostname). The ping
-starts a Celery client, so it runs rarely and may take its time. */}}
+{{/* A Celery worker's probes. Started: it answers a ping by its node name (NODE@hostname),
+so it is connected and consuming (the ping starts a Celery client: heavy, so only at start).
+Alive: its own timer touches the heartbeat file worker-NODE every 10 s (workers.celery). That
+timer stands still while the broker is away, and restarting the worker would not bring the
+broker back, so a stale file passes while the broker does not answer (--unless-broker-down).
+Ready: the heartbeat alone (no Service sends to workers; it shows in kubectl get pods). */}}
 {{- define "hospital.celeryProbes" -}}
 {{- $ping := dict "exec" (dict "command" (list "sh" "-c" (printf "celery -A workers.celery inspect ping --destination %s@$HOSTNAME --timeout 10" .))) "timeoutSeconds" 20 }}
+{{- $alive := dict "exec" (dict "command" (list "python" "-m" "config.heartbeat" (printf "worker-%s" .) "60" "--unless-broker-down")) "timeoutSeconds" 10 }}
+{{- $fresh := dict "exec" (dict "command" (list "python" "-m" "config.heartbeat" (printf "worker-%s" .) "60")) "timeoutSeconds" 10 }}
 startupProbe:
   {{- toYaml (merge (dict "periodSeconds" 15 "failureThreshold" 20) $ping) | nindent 2 }}
 livenessProbe:
-  {{- toYaml (merge (dict "periodSeconds" 60 "failureThreshold" 3) $ping) | nindent 2 }}
+  {{- toYaml (merge (dict "periodSeconds" 30 "failureThreshold" 3) $alive) | nindent 2 }}
 readinessProbe:
-  {{- toYaml (merge (dict "periodSeconds" 60 "failureThreshold" 2) $ping) | nindent 2 }}
+  {{- toYaml (merge (dict "periodSeconds" 30 "failureThreshold" 2) $fresh) | nindent 2 }}
 {{- end }}
 
 {{/* Beat's and the relay's probes: the age of their heartbeat file, (list "relay" 120). */}}

@@ -526,14 +526,19 @@ def test_the_ingress_sends_the_operators_host_to_the_platform_and_branches_to_we
 
 
 def test_workers_are_pinged_by_their_own_node_names_and_given_time_to_finish(renders):
+    """Started: a ping to the worker's node name. Alive: its heartbeat file, which its timer
+    touches, excused while the broker is away (a restart would not help then)."""
     for process, node in WORKER_NODE_NAMES.items():
         command = process_commands()[process]
         assert command[command.index("--hostname") + 1] == f"{node}@%h"
         container = _container(renders["default"], process)
-        ping = container["livenessProbe"]["exec"]["command"]
+        ping = container["startupProbe"]["exec"]["command"]
         assert ping[:2] == ["sh", "-c"]
         assert f"--destination {node}@$HOSTNAME" in ping[2]
-        assert container["livenessProbe"]["timeoutSeconds"] >= 15
+        assert container["startupProbe"]["timeoutSeconds"] >= 15
+        alive = container["livenessProbe"]["exec"]["command"]
+        assert alive == ["python", "-m", "config.heartbeat", f"worker-{node}", "60", "--unless-broker-down"]
+        assert container["readinessProbe"]["exec"]["command"] == alive[:-1]
         assert _pod_spec(_only(renders["default"], process))["terminationGracePeriodSeconds"] >= 300
 
 

