@@ -36,8 +36,13 @@ def celery_command(*arguments: str) -> list[str]:
 
 
 def web_command(*, bind: str, workers: int = 2, threads: int = 4) -> list[str]:
-    """gunicorn with threads, running Django's sync views. Requests longer than the timeout
-    are cut (a report that long belongs on a worker); a stopping pod finishes its requests."""
+    """gunicorn with threads, running Django's sync views; a stopping pod finishes its requests
+    within the graceful timeout. gunicorn's ``--timeout`` restarts a worker process that stops
+    answering its master; it does not cut a slow request in a thread (work that long belongs on
+    a Celery worker).
+
+    No access log: URLs carry patient searches (names, phone numbers) and one-time tokens. The
+    application logs each error with the branch and the request id instead (config.logging)."""
     return [
         _bin("gunicorn"),
         "config.wsgi",
@@ -53,15 +58,10 @@ def web_command(*, bind: str, workers: int = 2, threads: int = 4) -> list[str]:
         "60",
         "--graceful-timeout",
         "20",
-        # Keep-alive past the load balancer's idle time would have it send to a closed socket.
+        # Longer than the proxy's idle time for upstream connections (ingress-nginx and cloud
+        # load balancers: 60 s), so the proxy closes first and never sends on a socket closed here.
         "--keep-alive",
-        "5",
-        # Behind a proxy the client's address comes from X-Forwarded-For, as TRUSTED_PROXY_COUNT
-        # says (config.middleware); gunicorn only passes the header on.
-        "--forwarded-allow-ips",
-        "*",
-        "--access-logfile",
-        "-",
+        "75",
         # Heartbeat files in memory, not on a disk that may be read-only or slow.
         "--worker-tmp-dir",
         "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp",  # noqa: S108 - gunicorn's heartbeat files

@@ -244,6 +244,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = env.get("CELERY_BEAT_SCHEDULE_FILENAME", str(LOC
 # Beat wakes at least this often, and touches its heartbeat file each time (workers.beat).
 CELERY_BEAT_MAX_LOOP_INTERVAL = 30
 # Periodic work for every branch goes through workers.fan_out, which staggers it over the branches.
+# No period is longer than an hour: a beat that starts afresh (a new pod, its schedule file on a
+# volume that went with the old one) waits a whole period before an entry's first run, and
+# rollouts come more often than every six hours.
 # How often every branch is scanned for reminders that are due (a reminder goes out at most this late).
 REMINDER_SCAN_SECONDS = env.integer("REMINDER_SCAN_SECONDS", 300)
 CELERY_BEAT_SCHEDULE = {
@@ -254,7 +257,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "purge-expired-sessions": {
         "task": "workers.fan_out",
-        "schedule": 6 * 60 * 60,
+        "schedule": 60 * 60,
         "args": ["accounts.purge_expired_sessions"],
     },
     "appointment-reminders": {
@@ -264,7 +267,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "purge-idempotency-keys": {
         "task": "workers.fan_out",
-        "schedule": 6 * 60 * 60,
+        "schedule": 60 * 60,
         "args": ["scheduling.purge_idempotency_keys"],
     },
 }
