@@ -16,6 +16,7 @@ from accounts.models import Role, User
 from clinical import services as clinical_services
 from clinical.models import AuditEvent
 from core.errors import DomainError
+from tenants.backup import branch_export, branch_restore
 from tenants.db_roles import app_role_faults, app_role_grant
 from tenants.models import Hospital
 from tenants.services import OnboardedBranch, branch_remove, hospital_onboard
@@ -162,6 +163,20 @@ def test_a_branch_onboarded_by_the_owner_is_open_to_the_application_role(app_rol
             app.execute(f"UPDATE {schema}.accounts_user SET first_name = 'Head'")
         assert "permission denied" in _refused(app, f"DELETE FROM {schema}.clinical_auditevent")
         assert "must be owner" in _refused(app, f"DROP TABLE {schema}.clinical_patient")
+
+
+def test_a_branch_restored_by_the_owner_is_open_to_the_application_role(app_role, committed, tmp_path):
+    archive = branch_export(slug="riverside", output=tmp_path / "riverside.tar.gz")
+    with override_settings(DATABASE_APP_ROLE=APP_ROLE):
+        restored = branch_restore(archive=archive, slug="riverside-copy")
+    committed.cleanup(lambda: branch_remove(restored))
+    with _connect_as_app() as app:
+        users = app.execute(f"SELECT count(*) FROM {restored.schema_name}.accounts_user").fetchone()[0]
+        assert users == app.execute("SELECT count(*) FROM riverside.accounts_user").fetchone()[0]
+        assert "permission denied" in _refused(
+            app, f"UPDATE {restored.schema_name}.clinical_auditevent SET action = ''"
+        )
+        assert "must be owner" in _refused(app, f"DROP TABLE {restored.schema_name}.clinical_patient")
 
 
 def test_migrate_refuses_an_application_role_with_more_than_rows(app_role):
