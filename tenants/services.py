@@ -54,12 +54,13 @@ RESERVED_SLUGS = {
 def slug_reserved(slug: str) -> bool:
     """Names of the platform's own (schemas, folders, hosts), including the operators' host when
     it sits under the branches' domain (operators.example.org: no branch may be "operators")."""
-    public_label = settings.PUBLIC_HOST.removesuffix(f".{settings.BASE_DOMAIN}")
+    public_host = settings.PUBLIC_HOST or ""
+    public_label = public_host.removesuffix(f".{settings.BASE_DOMAIN}")
     return (
         slug in RESERVED_SLUGS
         or slug.startswith("pg-")
         or schema_name_for(slug) == settings.TENANT_TEMPLATE_SCHEMA
-        or (public_label != settings.PUBLIC_HOST and slug == public_label)
+        or (public_label != public_host and slug == public_label)
     )
 
 
