@@ -54,7 +54,11 @@ def broker_answers() -> bool:
 
     from config import env
 
-    url = env.get("REDIS_URL")
+    try:
+        url = env.get("REDIS_URL")
+    except Exception as exc:  # REDIS_URL_FILE names a file that cannot be read
+        print(f"cannot read the broker's address: {exc}", file=sys.stderr)
+        return False
     if not url:
         return True  # nothing to ask: judge by the heartbeat alone
     try:

@@ -119,7 +119,8 @@ def relay_command() -> list[str]:
     return [sys.executable, os.path.join(settings.BASE_DIR, "manage.py"), "outbox_relay"]
 
 
-# Celery's node name of each worker, for the liveness ping (celery inspect ping -d NAME@host).
+# Celery's node name of each worker: its start-up ping (celery inspect ping -d NAME@host) and its
+# heartbeat file (worker-NAME).
 WORKER_NODE_NAMES = {"worker": "default", "pdf-worker": "pdf"}
 
 

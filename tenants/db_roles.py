@@ -32,10 +32,11 @@ def _quote(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def app_role_check() -> None:
+def app_role_check(schemas: list[str]) -> None:
     """The role exists, is not the one connected, holds no power beyond rows (no superuser, no
-    role or database creation, no bypassing row security, no membership in the owner's role,
-    whose ownership it would inherit) and owns nothing."""
+    role or database creation, no bypassing row security, no membership in the role connected
+    or in any role owning ``schemas`` or their tables, whose ownership it would inherit) and
+    owns nothing."""
     role = app_role()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -62,10 +63,21 @@ def app_role_check() -> None:
                 f"the application role {role!r} may create roles or databases, bypass row security or is a "
                 f"superuser: ALTER ROLE {role} NOSUPERUSER NOCREATEROLE NOCREATEDB NOBYPASSRLS"
             )
-        if member_of_owner:
+        cursor.execute(
+            """
+            SELECT DISTINCT r.rolname FROM pg_roles r
+            WHERE r.oid IN (
+                SELECT n.nspowner FROM pg_namespace n WHERE n.nspname = ANY(%s)
+                UNION SELECT c.relowner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = ANY(%s)
+            ) AND pg_has_role(%s, r.oid, 'MEMBER')
+            """,
+            [schemas, schemas, role],
+        )
+        if member_of_owner or cursor.fetchone():
             raise ImproperlyConfigured(
-                f"the application role {role!r} is a member of the owner's role, and so may do what the owner "
-                f"does: REVOKE the owner's role FROM {role}"
+                f"the application role {role!r} is a member of the owner's role (or of a role owning the "
+                f"schemas or their tables), and so may do what the owner does: REVOKE that role FROM {role}"
             )
         cursor.execute(
             """
@@ -155,21 +167,34 @@ def app_role_faults(schema: str, *, shut_out: bool = False) -> list[str]:
                 faults.append(f"it may not update or delete rows of {schema}.{table}")
             if may["TRUNCATE"]:
                 faults.append(f"it may truncate {schema}.{table}")
+        cursor.execute(
+            """
+            SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = %s
+              AND CASE WHEN c.relkind = 'S' THEN NOT has_sequence_privilege(%s, c.oid, 'USAGE') ELSE false END
+            """,
+            [schema, role],
+        )
+        faults += [f"it may not use the sequence {schema}.{row[0]}" for row in cursor.fetchall()]
     return faults
 
 
 def app_role_grant_everywhere() -> list[str]:
     """Check the application role, grant it its rights in every schema of the platform (public,
-    each branch) and none in the template, then check what really holds. Returns the schemas
-    granted. A no-op with one role."""
+    each ready branch) and none in the template, then check what really holds. Returns the
+    schemas granted. A no-op with one role.
+
+    A branch not yet ready is left to its onboarding or restore, which grants it when its
+    schema is whole: read back while it is being built, it would fail this check."""
     if not app_role():
         return []
-    app_role_check()
     from tenants.models import Hospital
 
     template = settings.TENANT_TEMPLATE_SCHEMA
     schemas = ["public", "extensions"]
-    schemas += [schema for schema in Hospital.objects.values_list("schema_name", flat=True) if schema not in schemas]
+    branches = Hospital.objects.filter(ready=True).values_list("schema_name", flat=True)
+    schemas += [schema for schema in branches if schema not in schemas]
+    app_role_check([*schemas, template])
     with connection.cursor() as cursor:
         cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)", [[*schemas, template]])
         present = {row[0] for row in cursor.fetchall()}

@@ -33,19 +33,21 @@ def _connections_checked(sender: Any = None, **kwargs: Any) -> None:
 class Heartbeat(bootsteps.StartStopStep):
     """The worker touches its heartbeat file (``worker-<node>``, e.g. ``worker-default``) every
     10 seconds from its own timer, and its liveness probe reads the file's age
-    (config.heartbeat). The timer keeps going while the broker is away (the worker reconnects by
-    itself, and a restart would not bring the broker back) and stops when the worker is stuck."""
+    (config.heartbeat). The timer stops when the worker is stuck, and also while the broker is
+    away (the consumer waits to reconnect), which is why the probe passes a stale file when the
+    broker does not answer either: a restart would not bring the broker back. (Celery before
+    5.6.1 cleared the timer on a lost connection for good: pyproject asks for 5.7.)"""
 
     requires = {"celery.worker.components:Timer"}
 
     def __init__(self, worker: Any, **kwargs: Any) -> None:
         super().__init__(worker, **kwargs)
-        self.name = f"worker-{worker.hostname.split('@')[0]}"
+        self.file = f"worker-{worker.hostname.split('@')[0]}"
         self.tref = None
 
     def start(self, worker: Any) -> None:
-        heartbeat.beat(self.name)
-        self.tref = worker.timer.call_repeatedly(HEARTBEAT_SECONDS, heartbeat.beat, (self.name,), priority=10)
+        heartbeat.beat(self.file)
+        self.tref = worker.timer.call_repeatedly(HEARTBEAT_SECONDS, heartbeat.beat, (self.file,), priority=10)
 
     def stop(self, worker: Any) -> None:
         if self.tref is not None:

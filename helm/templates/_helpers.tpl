@@ -290,17 +290,17 @@ so it is connected and consuming (the ping starts a Celery client: heavy, so onl
 Alive: its own timer touches the heartbeat file worker-NODE every 10 s (workers.celery). That
 timer stands still while the broker is away, and restarting the worker would not bring the
 broker back, so a stale file passes while the broker does not answer (--unless-broker-down).
-Ready: the heartbeat alone (no Service sends to workers; it shows in kubectl get pods). */}}
+Ready: the same (no Service sends to workers; a broker outage must not make every worker
+NotReady, which would block node drains under the PodDisruptionBudget). */}}
 {{- define "hospital.celeryProbes" -}}
 {{- $ping := dict "exec" (dict "command" (list "sh" "-c" (printf "celery -A workers.celery inspect ping --destination %s@$HOSTNAME --timeout 10" .))) "timeoutSeconds" 20 }}
 {{- $alive := dict "exec" (dict "command" (list "python" "-m" "config.heartbeat" (printf "worker-%s" .) "60" "--unless-broker-down")) "timeoutSeconds" 10 }}
-{{- $fresh := dict "exec" (dict "command" (list "python" "-m" "config.heartbeat" (printf "worker-%s" .) "60")) "timeoutSeconds" 10 }}
 startupProbe:
   {{- toYaml (merge (dict "periodSeconds" 15 "failureThreshold" 20) $ping) | nindent 2 }}
 livenessProbe:
   {{- toYaml (merge (dict "periodSeconds" 30 "failureThreshold" 3) $alive) | nindent 2 }}
 readinessProbe:
-  {{- toYaml (merge (dict "periodSeconds" 30 "failureThreshold" 2) $fresh) | nindent 2 }}
+  {{- toYaml (merge (dict "periodSeconds" 30 "failureThreshold" 2) $alive) | nindent 2 }}
 {{- end }}
 
 {{/* Beat's and the relay's probes: the age of their heartbeat file, (list "relay" 120). */}}

