@@ -124,9 +124,11 @@ def relay_command() -> list[str]:
 WORKER_NODE_NAMES = {"worker": "default", "pdf-worker": "pdf"}
 
 
-def process_commands(*, bind: str = "0.0.0.0:8000", environ: Mapping[str, str] | None = None) -> dict[str, list[str]]:
-    """Every process the platform runs, by name, in the order they start."""
+def process_commands(*, bind: str = "", environ: Mapping[str, str] | None = None) -> dict[str, list[str]]:
+    """Every process the platform runs, by name, in the order they start. The web server binds
+    ``bind``, by default every address on ``PORT`` (8000): in a container."""
     environ = os.environ if environ is None else environ
+    bind = bind or f"0.0.0.0:{environ.get('PORT') or '8000'}"
     return {
         "web": web_command(
             bind=bind, workers=_size(environ, "WEB_WORKERS", 2), threads=_size(environ, "WEB_THREADS", 4)

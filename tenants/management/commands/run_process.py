@@ -27,7 +27,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, name: str, print_only: bool, **options):
         try:
-            commands = process_commands(bind=f"0.0.0.0:{os.environ.get('PORT') or '8000'}")
+            commands = process_commands()
         except ValueError as exc:  # a size variable that is not a number
             raise CommandError(str(exc)) from exc
         if name not in commands:
